@@ -108,10 +108,8 @@ function checkId(sha256: string): void {
  * How events point at blobs: `{ "$blob": "<sha256>", "size": <bytes> }` anywhere in an
  * event's data. `verify` checks that every blob so referenced exists and is intact.
  */
-export interface BlobRef {
-  $blob: string;
-  size: number;
-}
+// A type alias, not an interface, so a BlobRef is assignable to JsonValue.
+export type BlobRef = { $blob: string; size: number };
 
 export function blobRef(sha256: string, size: number): BlobRef {
   return { $blob: sha256, size };

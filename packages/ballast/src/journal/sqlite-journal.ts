@@ -58,6 +58,7 @@ export interface JournalStats {
 export interface SqliteJournal extends JournalStore {
   readonly backend: "sqlite";
   readonly path: string;
+  readonly blobs: FileBlobStore;
   stats(): JournalStats;
 }
 
