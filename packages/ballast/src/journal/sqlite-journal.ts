@@ -182,6 +182,23 @@ class SqliteJournalStore implements SqliteJournal {
     if (typeof run.id !== "string" || run.id === "") {
       throw new ValidationError("invalid_run_id", "A run id must be a non-empty string.");
     }
+    if (typeof run.workflow !== "string" || typeof run.workflowVersion !== "string") {
+      throw new ValidationError(
+        "invalid_run",
+        `Run "${run.id}" needs a workflow name and a workflow version (strings); got ${typeof run.workflow} and ${typeof run.workflowVersion}.`,
+        { runId: run.id },
+      );
+    }
+    let inputJson: string;
+    try {
+      inputJson = canonicalJson(run.input);
+    } catch (error) {
+      throw new ValidationError(
+        "invalid_run",
+        `The input of run "${run.id}" is not plain JSON: ${(error as Error).message}.`,
+        { runId: run.id },
+      );
+    }
     const now = new Date().toISOString();
     const record: RunRecord = {
       id: run.id,
@@ -203,7 +220,7 @@ class SqliteJournalStore implements SqliteJournal {
         record.workflow,
         record.workflowVersion,
         record.status,
-        canonicalJson(record.input),
+        inputJson,
         run.parentRunId ?? null,
         run.forkedAtSeq ?? null,
         run.tenant ?? null,
@@ -212,7 +229,8 @@ class SqliteJournalStore implements SqliteJournal {
         GENESIS_HASH,
       );
     } catch (error) {
-      if (sqliteCode(error) === SQLITE_CONSTRAINT) throw new RunExistsError(run.id);
+      if ((error as { errcode?: unknown }).errcode === SQLITE_CONSTRAINT_PRIMARYKEY)
+        throw new RunExistsError(run.id);
       throw error;
     }
     this.#heads.set(run.id, { next: 0, hash: GENESIS_HASH });
@@ -425,7 +443,7 @@ class SqliteJournalStore implements SqliteJournal {
         }
         this.#commit.run();
       } catch (error) {
-        if (this.#db.isTransaction) this.#rollback.run();
+        this.#rollbackQuietly();
         throw error;
       }
     } catch (error) {
@@ -443,11 +461,23 @@ class SqliteJournalStore implements SqliteJournal {
 
   #commitFailure(error: unknown, current: JournalEvent | undefined): BallastError {
     if (BallastError.isInstance(error)) return error;
+    const errcode = (error as { errcode?: unknown } | null)?.errcode;
     const code = sqliteCode(error);
     if (code === SQLITE_BUSY || code === SQLITE_LOCKED) return new JournalBusyError(this.path, error);
-    if (code === SQLITE_CONSTRAINT && current !== undefined)
+    // Only a duplicate (run_id, seq) means another writer got there first.
+    if (errcode === SQLITE_CONSTRAINT_PRIMARYKEY && current !== undefined) {
       return new JournalConflictError(current.runId, current.seq);
+    }
     return new JournalWriteError(this.path, error);
+  }
+
+  /** Rolls back after a failed commit; the commit's own error is the one worth reporting. */
+  #rollbackQuietly(): void {
+    try {
+      if (this.#db.isTransaction) this.#rollback.run();
+    } catch {
+      // The connection already ended the transaction (SQLite does on some I/O errors).
+    }
   }
 
   #assertOpen(operation: string): void {
@@ -457,7 +487,7 @@ class SqliteJournalStore implements SqliteJournal {
 
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
-const SQLITE_CONSTRAINT = 19;
+const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
 
 /** The primary SQLite result code of a node:sqlite error, if it is one. */
 function sqliteCode(error: unknown): number | undefined {
