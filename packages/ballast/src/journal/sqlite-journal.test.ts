@@ -185,6 +185,20 @@ describe("append", () => {
     });
   });
 
+  it("forgets the cached head of a run that ended, and still continues its chain", async () => {
+    await journal.createRun(newRun("r1", { status: "running" }));
+    await journal.createRun(newRun("r2", { status: "running" }));
+    await journal.append("r1", { type: "x", data: 1 });
+    await journal.append("r2", { type: "x", data: 1 });
+    expect(journal.stats().cachedHeads).toBe(2);
+    await journal.append("r1", { type: "run.completed", data: null }, { runPatch: { status: "completed" } });
+    await journal.updateRun("r2", { status: "cancelled" });
+    expect(journal.stats().cachedHeads).toBe(0);
+    const after = await journal.append("r1", { type: "note", data: null });
+    expect(after.seq).toBe(2);
+    expect((await journal.verify()).ok).toBe(true);
+  });
+
   it("rejects data that is not JSON without using up a seq", async () => {
     await journal.createRun(newRun("r1"));
     await expect(

@@ -27,6 +27,7 @@ import {
   type NewRun,
   type RunPatch,
   type RunRecord,
+  TERMINAL_STATUSES,
   type VerifyProblem,
   type VerifyReport,
 } from "./types.ts";
@@ -52,6 +53,8 @@ export interface JournalStats {
   failedCommits: number;
   /** Events waiting for the next commit. */
   pending: number;
+  /** Runs whose head (next seq, last hash) is cached in memory. */
+  cachedHeads: number;
 }
 
 /** The SQLite store; `stats()` is the only addition to the `JournalStore` contract. */
@@ -75,6 +78,8 @@ interface PendingAppend {
   event: JournalEvent;
   dataJson: string;
   patch: PatchParams | undefined;
+  /** The patch moves the run to a terminal status. */
+  terminal: boolean;
   resolve: ((event: JournalEvent) => void) | undefined;
   reject: ((error: unknown) => void) | undefined;
 }
@@ -174,7 +179,7 @@ class SqliteJournalStore implements SqliteJournal {
   }
 
   stats(): JournalStats {
-    return { ...this.#stats, pending: this.#queue.length };
+    return { ...this.#stats, pending: this.#queue.length, cachedHeads: this.#heads.size };
   }
 
   async createRun(run: NewRun): Promise<RunRecord> {
@@ -285,6 +290,7 @@ class SqliteJournalStore implements SqliteJournal {
     }
     const result = this.#patchRun.run(params);
     if (result.changes === 0) throw new RunNotFoundError(runId);
+    if (patch.status !== undefined && TERMINAL_STATUSES.has(patch.status)) this.#heads.delete(runId);
   }
 
   append(runId: string, event: NewEvent, options?: AppendOptions): Promise<JournalEvent> {
@@ -324,6 +330,7 @@ class SqliteJournalStore implements SqliteJournal {
       event: journalEvent,
       dataJson,
       patch,
+      terminal: options?.runPatch?.status !== undefined && TERMINAL_STATUSES.has(options.runPatch.status),
       resolve: undefined,
       reject: undefined,
     };
@@ -456,7 +463,12 @@ class SqliteJournalStore implements SqliteJournal {
     }
     this.#stats.commits++;
     this.#stats.eventsCommitted += batch.length;
-    for (const entry of batch) entry.resolve?.(entry.event);
+    for (const entry of batch) {
+      // A run that has ended rarely gets more events: forget its head (the row has it), so a
+      // long-lived process does not keep one per run it ever touched.
+      if (entry.terminal) this.#heads.delete(entry.event.runId);
+      entry.resolve?.(entry.event);
+    }
   }
 
   #commitFailure(error: unknown, current: JournalEvent | undefined): BallastError {
