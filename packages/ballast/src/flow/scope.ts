@@ -66,11 +66,26 @@ export function runInScope<T>(scope: RunScope, fn: () => T): T {
 
 /** A re-execution took another path than the journal records. */
 export class DivergenceError extends BallastError {
-  constructor(options: { runId: string; key: string; message: string; expected?: unknown; actual?: unknown }) {
+  constructor(options: {
+    runId: string;
+    key: string;
+    message: string;
+    expected?: unknown;
+    actual?: unknown;
+    /** Sequence number of the first journal event that differs, when there is one. */
+    seq?: number;
+  }) {
+    const where = options.seq === undefined ? options.key : `event #${options.seq} (${options.key})`;
     super({
       code: "replay_divergence",
-      message: `Run ${options.runId} diverged from its journal at ${options.key}: ${options.message}. The code or its inputs changed since the run was recorded; fork the run to continue with the new code.`,
-      details: { runId: options.runId, key: options.key, expected: options.expected, actual: options.actual },
+      message: `Run ${options.runId} diverged from its journal at ${where}: ${options.message}. The code or its inputs changed since the run was recorded; fork the run to continue with the new code.`,
+      details: {
+        runId: options.runId,
+        key: options.key,
+        expected: options.expected,
+        actual: options.actual,
+        ...(options.seq === undefined ? {} : { seq: options.seq }),
+      },
     });
     this.name = "DivergenceError";
   }
