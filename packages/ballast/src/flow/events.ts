@@ -97,10 +97,3 @@ export interface RunCompletedData {
   output?: JsonValue;
   outputRef?: JsonValue;
 }
-
-/** Step ids are `name#n`; branches and nesting prefix them with `parent/`. */
-export function stepName(stepId: string): string {
-  const last = stepId.slice(stepId.lastIndexOf("/") + 1);
-  const hash = last.lastIndexOf("#");
-  return hash < 0 ? last : last.slice(0, hash);
-}

@@ -39,17 +39,3 @@ export interface RunObservation {
 export interface FlowObserver {
   runStarted(info: RunInfo): RunObservation;
 }
-
-const NOOP_STEP: StepObservation = { within: (fn) => fn(), ended() {} };
-
-const NOOP_RUN: RunObservation = {
-  within: (fn) => fn(),
-  stepStarted: () => NOOP_STEP,
-  retrying() {},
-  slow() {},
-  reexecuted() {},
-  budgetWarning() {},
-  ended() {},
-};
-
-export const NOOP_OBSERVER: FlowObserver = { runStarted: () => NOOP_RUN };
