@@ -1,0 +1,17 @@
+import { Command } from "commander";
+import { registerDoctorCommand } from "./commands/doctor.ts";
+import { registerJournalCommand } from "./commands/journal.ts";
+import { registerRunsCommands } from "./commands/runs.ts";
+
+/** The `ballast` command tree; `main.ts` runs it, tests drive it in-process. */
+export function buildProgram(): Command {
+  const program = new Command("ballast")
+    .description("ballast: durable, replayable runs for AI pipelines")
+    .option("--json", "print machine-readable JSON")
+    .option("--home <dir>", "ballast home (default $BALLAST_HOME or ./.ballast)")
+    .showHelpAfterError();
+  registerRunsCommands(program);
+  registerJournalCommand(program);
+  registerDoctorCommand(program);
+  return program;
+}
