@@ -329,3 +329,28 @@ describe("properties", () => {
     );
   });
 });
+
+describe("identifiers", () => {
+  it("keeps trace ids, hashes and run ids in identifier fields, but still catches secrets there", () => {
+    const out = standard.redactValue({
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      requestHash: "ab".repeat(32),
+      run_id: "run_0123456789abcdef0123",
+      chain: "0".repeat(64),
+      id: "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+      spanId: "has spaces and a@b.io",
+      note: "4bf92f3577b34da6a3ce929d0e0e4736",
+    });
+    expect(out).toEqual({
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      requestHash: "ab".repeat(32),
+      run_id: "run_0123456789abcdef0123",
+      chain: "0".repeat(64),
+      id: REDACTED,
+      spanId: "has spaces and <<REDACTED>>",
+      note: REDACTED,
+    });
+    expect(strict.redactId("123456789012")).toBe("123456789012");
+    expect(strict.redactId("a@b.io")).toBe(REDACTED);
+  });
+});

@@ -52,9 +52,17 @@ export interface Redactor {
   /** The text with every secret and PII match replaced by `<<REDACTED>>`. */
   redact(text: string): string;
   /**
+   * For identifiers (trace ids, hashes, run ids): kept when they are a plain token of id
+   * characters that matches no secret pattern other than the hex, long-number and opaque
+   * token rules, which would otherwise erase every SHA-256 and trace id. Anything else is
+   * redacted like text.
+   */
+  redactId(value: string): string;
+  /**
    * A deep copy of `value` with every string redacted, keys included, and values of
    * secret-named fields (`password`, `apiKey`, `authorization`, ...) replaced whole.
-   * Errors become `{ name, message, code? }`; cycles become `"[Circular]"`.
+   * Values of identifier fields (`traceId`, `runId`, `requestHash`, `sha256`, `chain`, ...)
+   * go through `redactId`. Errors become `{ name, message, code? }`; cycles become `"[Circular]"`.
    */
   redactValue<T>(value: T): T;
   /** Headers with secret headers replaced whole and other values redacted. */
@@ -185,6 +193,16 @@ function normaliseKey(key: string): string {
     .replace(/[-. ]/g, "_");
 }
 
+// Patterns that identifiers legitimately match (digests, trace ids, numeric ids).
+const ID_SAFE_PATTERNS = new Set(["hex", "long_number", "opaque_token", "card_like", "phone"]);
+const IDENTIFIER_VALUE = /^[A-Za-z0-9_.:/=+-]{1,256}$/;
+const IDENTIFIER_FIELD =
+  /^(?:[a-z0-9]+_)*(?:trace_id|span_id|run_id|step_id|request_id|request_hash|hash|prev_hash|head_hash|chain|chain_prev|sha256|digest|fingerprint|etag|seq|id)$/;
+
+export function isIdentifierFieldName(key: string): boolean {
+  return IDENTIFIER_FIELD.test(normaliseKey(key));
+}
+
 export function isSecretFieldName(key: string): boolean {
   return SECRET_FIELD_PATTERN.test(normaliseKey(key));
 }
@@ -215,12 +233,25 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
     for (const pattern of patterns) out = applyPattern(out, pattern);
     return out;
   };
+  const idPatterns = patterns.filter((p) => !ID_SAFE_PATTERNS.has(p.name));
+  const redactId = (text: string): string => {
+    if (!IDENTIFIER_VALUE.test(text)) return redact(text);
+    let out = text;
+    for (const pattern of idPatterns) out = applyPattern(out, pattern);
+    return out;
+  };
 
   const redactValue = <T>(value: T): T => walk(value, new WeakSet()) as T;
 
   function walk(value: unknown, seen: WeakSet<object>): unknown {
     if (typeof value === "string") return redact(value);
     if (typeof value !== "object" || value === null) return value;
+    const member = (key: string, v: unknown): unknown => {
+      if (v === null || v === undefined) return v;
+      if (isSecretFieldName(key)) return REDACTED;
+      if (typeof v === "string" && isIdentifierFieldName(key)) return redactId(v);
+      return walk(v, seen);
+    };
     if (value instanceof Uint8Array || value instanceof Date) return value;
     if (seen.has(value)) return "[Circular]";
     seen.add(value);
@@ -237,15 +268,12 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
       if (value instanceof Map) {
         const out = new Map<unknown, unknown>();
         for (const [k, v] of value) {
-          out.set(walk(k, seen), typeof k === "string" && isSecretFieldName(k) ? REDACTED : walk(v, seen));
+          out.set(walk(k, seen), typeof k === "string" ? member(k, v) : walk(v, seen));
         }
         return out;
       }
       const out: Record<string, unknown> = {};
-      for (const [key, member] of Object.entries(value)) {
-        out[redact(key)] =
-          isSecretFieldName(key) && member !== null && member !== undefined ? REDACTED : walk(member, seen);
-      }
+      for (const [key, item] of Object.entries(value)) out[redact(key)] = member(key, item);
       return out;
     } finally {
       seen.delete(value);
@@ -279,6 +307,7 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
   return {
     profile,
     redact,
+    redactId,
     redactValue,
     redactHeaders: redactHeaders as Redactor["redactHeaders"],
   };
