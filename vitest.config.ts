@@ -4,7 +4,12 @@ export default defineConfig({
   resolve: { conditions: ["ballast-source"] },
   ssr: { resolve: { conditions: ["ballast-source"], externalConditions: ["ballast-source"] } },
   test: {
-    include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "apps/*/src/**/*.test.ts", "apps/*/test/**/*.test.ts"],
+    include: [
+      "packages/*/src/**/*.test.ts",
+      "packages/*/test/**/*.test.ts",
+      "apps/*/src/**/*.test.ts",
+      "apps/*/test/**/*.test.ts",
+    ],
     setupFiles: ["./packages/ballast/test/fail-on-warnings.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,

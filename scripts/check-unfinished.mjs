@@ -2,7 +2,7 @@
 // tests) unless `.unfinished-allowlist` lists the file and pattern with a reason:
 //   path/to/file.ts | TODO | why it stays
 import { execFileSync } from "node:child_process";
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 const patterns = [
   { name: "TODO", re: /\bTODO\b/ },
@@ -22,9 +22,13 @@ for (const entry of allow) {
     process.exit(1);
   }
 }
-const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { encoding: "utf8" })
+const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+  encoding: "utf8",
+})
   .split("\n")
-  .filter((f) => /\.(ts|tsx|js|mjs|cjs|sh)$/.test(f) && f !== "scripts/check-unfinished.mjs" && existsSync(f));
+  .filter(
+    (f) => /\.(ts|tsx|js|mjs|cjs|sh)$/.test(f) && f !== "scripts/check-unfinished.mjs" && existsSync(f),
+  );
 const findings = [];
 for (const file of files) {
   const lines = readFileSync(file, "utf8").split("\n");
@@ -37,7 +41,9 @@ for (const file of files) {
   });
 }
 if (findings.length > 0) {
-  console.error(`Unfinished work found (finish it, or list it in .unfinished-allowlist with a reason):\n${findings.join("\n")}`);
+  console.error(
+    `Unfinished work found (finish it, or list it in .unfinished-allowlist with a reason):\n${findings.join("\n")}`,
+  );
   process.exit(1);
 }
 console.log(`check-unfinished: ${files.length} files clean`);

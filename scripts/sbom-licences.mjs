@@ -4,25 +4,58 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const ALLOWED = new Set([
-  "MIT", "MIT-0", "ISC", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "0BSD", "BlueOak-1.0.0",
-  "CC0-1.0", "CC-BY-4.0", "Unlicense", "Python-2.0", "Zlib", "WTFPL",
+  "MIT",
+  "MIT-0",
+  "ISC",
+  "Apache-2.0",
+  "BSD-2-Clause",
+  "BSD-3-Clause",
+  "0BSD",
+  "BlueOak-1.0.0",
+  "CC0-1.0",
+  "CC-BY-4.0",
+  "Unlicense",
+  "Python-2.0",
+  "Zlib",
+  "WTFPL",
 ]);
 mkdirSync("test-output", { recursive: true });
 const out = "test-output/sbom.cdx.json";
 execFileSync(
   "npx",
-  ["cyclonedx-npm", "--omit", "dev", "--workspace", "ballast", "--output-format", "JSON", "--output-file", out, "--flatten-components"],
+  [
+    "cyclonedx-npm",
+    "--omit",
+    "dev",
+    "--workspace",
+    "ballast",
+    "--output-format",
+    "JSON",
+    "--output-file",
+    out,
+    "--flatten-components",
+  ],
   { stdio: ["ignore", "ignore", "inherit"] },
 );
 const sbom = JSON.parse(readFileSync(out, "utf8"));
 const bad = [];
 for (const c of sbom.components ?? []) {
   const ids = (c.licenses ?? []).flatMap((l) =>
-    l.license?.id ? [l.license.id] : l.license?.name ? [l.license.name] : l.expression ? l.expression.replace(/[()]/g, "").split(/ OR /) : [],
+    l.license?.id
+      ? [l.license.id]
+      : l.license?.name
+        ? [l.license.name]
+        : l.expression
+          ? l.expression.replace(/[()]/g, "").split(/ OR /)
+          : [],
   );
-  if (ids.length === 0 || !ids.some((id) => ALLOWED.has(id.trim()))) bad.push(`${c.name}@${c.version}: ${ids.join(", ") || "no licence"}`);
+  if (ids.length === 0 || !ids.some((id) => ALLOWED.has(id.trim())))
+    bad.push(`${c.name}@${c.version}: ${ids.join(", ") || "no licence"}`);
 }
-writeFileSync("test-output/licences.txt", `${(sbom.components ?? []).length} components\n${bad.join("\n")}\n`);
+writeFileSync(
+  "test-output/licences.txt",
+  `${(sbom.components ?? []).length} components\n${bad.join("\n")}\n`,
+);
 if (bad.length > 0) {
   console.error(`Licences outside the allowlist (scripts/sbom-licences.mjs):\n${bad.join("\n")}`);
   process.exit(1);

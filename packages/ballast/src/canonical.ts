@@ -22,7 +22,8 @@ function serialize(value: unknown, path: string): string {
     case "boolean":
       return value ? "true" : "false";
     case "number":
-      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${path} is ${value}, not a finite number`);
+      if (!Number.isFinite(value))
+        throw new TypeError(`canonicalJson: ${path} is ${value}, not a finite number`);
       return JSON.stringify(value);
     case "object": {
       if (Array.isArray(value)) {

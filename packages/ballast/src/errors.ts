@@ -18,7 +18,7 @@ export interface BallastErrorOptions {
 }
 
 export class BallastError extends Error {
-  private readonly [MARKER] = true;
+  protected readonly [MARKER] = true;
   readonly code: string;
   readonly isRetryable: boolean;
   readonly details: Record<string, unknown>;
