@@ -36,6 +36,8 @@ export {
 export { EV as FLOW_EVENTS } from "./flow/events.ts";
 export type { RunMetadata } from "./flow/metadata.ts";
 export { validateRunMetadata } from "./flow/metadata.ts";
+export type { Logger, LoggerOptions, LogLevel } from "./flow/observe.ts";
+export { createLogger, metricsRegistry } from "./flow/observe.ts";
 export type { ReplayReport } from "./flow/replay.ts";
 export type { RunHandle, RunResult } from "./flow/run-handle.ts";
 export type { BudgetAmount, BudgetHooks, BudgetReservation, RunScope, ScopeMode } from "./flow/scope.ts";

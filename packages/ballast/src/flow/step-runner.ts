@@ -116,11 +116,16 @@ async function liveStep<T>(
 
   for (;;) {
     exec.assertRunning();
-    exec.appendLazy(EV.stepStarted, {
-      stepId,
-      attempt,
-      ...(givenKey === undefined ? {} : { idempotencyKey: givenKey }),
-    });
+    const startedData = { stepId, attempt, ...(givenKey === undefined ? {} : { idempotencyKey: givenKey }) };
+    if (options.sideEffect === true) {
+      // Before an effect on the outside world, the journal must know it may have happened:
+      // a crash then leaves a durable step.started, and the re-execution is recorded.
+      await exec.append(EV.stepStarted, startedData).catch((error: unknown) => {
+        throw exec.stopError ?? error;
+      });
+    } else {
+      exec.appendLazy(EV.stepStarted, startedData);
+    }
     const observed = exec.observation.stepStarted(stepId, name, attempt);
     const t0 = performance.now();
     let value: unknown;

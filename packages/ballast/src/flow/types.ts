@@ -34,7 +34,8 @@ export interface StepOptions {
   retry?: RetryPolicy | false;
   /** Key handed to the system the step affects; default derived from run id and step id. */
   idempotencyKey?: string;
-  /** The step acts on the outside world: replay serves its result and never runs it. */
+  /** The step acts on the outside world: its `step.started` is durable before it runs (so a
+   *  crash mid-effect is seen and its re-execution recorded), and replay never runs it. */
   sideEffect?: boolean;
 }
 
