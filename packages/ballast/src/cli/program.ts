@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerAuditCommand } from "./commands/audit.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerJournalCommand } from "./commands/journal.ts";
 import { registerRunsCommands } from "./commands/runs.ts";
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerRunsCommands(program);
   registerJournalCommand(program);
+  registerAuditCommand(program);
   registerDoctorCommand(program);
   return program;
 }
