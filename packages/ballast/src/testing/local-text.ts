@@ -85,13 +85,14 @@ export function localText(options: LocalTextOptions): LocalText {
   const topics = words.length > 0 ? words : ["this question"];
   const sentences: string[] = [];
   const count = randomInt(random, 2, 5);
-  for (let i = 0; i < count; i++) {
-    const k = topics[(i + Math.floor(random() * topics.length)) % topics.length] as string;
+  // A few extra draws so a repeated sentence can be skipped.
+  for (let attempt = 0; sentences.length < count && attempt < count * 3; attempt++) {
+    const k = topics[(attempt + Math.floor(random() * topics.length)) % topics.length] as string;
     const sentence = pick(random, TEMPLATES)
       .replace("{K}", k.charAt(0).toUpperCase() + k.slice(1))
       .replace("{k}", k)
       .replace("{n}", pick(random, NOUNS));
-    sentences.push(sentence);
+    if (!sentences.includes(sentence)) sentences.push(sentence);
   }
   const text = sentences.join(" ");
   if (options.maxTokens === undefined || estimateTokens(text) <= options.maxTokens) {

@@ -6,6 +6,8 @@ import {
   startFakeServer,
 } from "./fake-server.ts";
 import { handleChatCompletions } from "./openai-chat.ts";
+import { handleEmbeddings } from "./openai-embeddings.ts";
+import { handleResponses } from "./openai-responses.ts";
 import { hashHex } from "./seeded-random.ts";
 
 /**
@@ -50,6 +52,8 @@ function openaiDialect(options: FakeServerOptions): Dialect {
   const models = options.models ?? DEFAULT_OPENAI_MODELS;
   const routes: Route[] = [
     { method: "POST", pattern: /^\/v1\/chat\/completions$/, handle: handleChatCompletions },
+    { method: "POST", pattern: /^\/v1\/responses$/, handle: handleResponses },
+    { method: "POST", pattern: /^\/v1\/embeddings$/, handle: handleEmbeddings },
     {
       method: "GET",
       pattern: /^\/v1\/models$/,

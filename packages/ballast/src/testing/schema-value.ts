@@ -54,6 +54,21 @@ function resolveRef(root: Schema, ref: string): Schema {
   return isSchema(node) ? node : {};
 }
 
+/**
+ * A numeric keyword, or the same constraint written into the description (as providers do
+ * when their structured-output dialect drops the keyword, e.g. "minimum: 1; maximum: 3."),
+ * which a real model would read and follow.
+ */
+function constraint(schema: Schema, key: string): number | undefined {
+  const value = schema[key];
+  if (typeof value === "number") return value;
+  const description = schema["description"];
+  if (typeof description !== "string") return undefined;
+  const name = key.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
+  const match = new RegExp(`(?:^|[;.(\\s])(?<!exclusive )${name}: (-?\\d+(?:\\.\\d+)?)`).exec(description);
+  return match ? Number(match[1]) : undefined;
+}
+
 function typeOf(schema: Schema): string | undefined {
   const type = schema["type"];
   if (typeof type === "string") return type.toLowerCase();
@@ -143,8 +158,8 @@ function sampleArray(
       sample(isSchema(item) ? item : {}, root, random, key, depth + 1),
     );
   }
-  const min = typeof schema["minItems"] === "number" ? schema["minItems"] : 0;
-  const max = typeof schema["maxItems"] === "number" ? schema["maxItems"] : Math.max(min, 3);
+  const min = constraint(schema, "minItems") ?? 0;
+  const max = constraint(schema, "maxItems") ?? Math.max(min, 3);
   const low = Math.min(Math.max(min, depth > 4 ? min : 1), max);
   const count = randomInt(random, low, Math.max(low, Math.min(max, low + 2)));
   const items = isSchema(schema["items"]) ? schema["items"] : {};
@@ -152,7 +167,7 @@ function sampleArray(
 }
 
 function sampleNumber(schema: Schema, random: () => number, integer: boolean): number {
-  const num = (k: string) => (typeof schema[k] === "number" ? (schema[k] as number) : undefined);
+  const num = (k: string) => constraint(schema, k);
   const exclusiveMin = num("exclusiveMinimum");
   const exclusiveMax = num("exclusiveMaximum");
   let min = num("minimum") ?? (exclusiveMin !== undefined ? exclusiveMin + (integer ? 1 : 0.01) : undefined);
@@ -197,8 +212,8 @@ function sampleString(schema: Schema, random: () => number, key: string): string
         ? `${key || "id"}-${randomInt(random, 1000, 9999)}`
         : words(random, randomInt(random, 1, 3));
   }
-  const minLength = typeof schema["minLength"] === "number" ? schema["minLength"] : 0;
-  const maxLength = typeof schema["maxLength"] === "number" ? schema["maxLength"] : Number.POSITIVE_INFINITY;
+  const minLength = constraint(schema, "minLength") ?? 0;
+  const maxLength = constraint(schema, "maxLength") ?? Number.POSITIVE_INFINITY;
   while (value.length < minLength) value += ` ${pick(random, WORDS)}`;
   return value.slice(0, maxLength);
 }

@@ -36,3 +36,12 @@ export function slices(text: string, size: number): string[] {
 export function data(value: unknown): { data: string } {
   return { data: JSON.stringify(value) };
 }
+
+/** Tool arguments as an object; a `respond` hook may hand over a string that is not JSON. */
+export function parseArguments(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return {};
+  }
+}
