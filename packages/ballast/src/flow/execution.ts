@@ -5,7 +5,7 @@ import { RunBudget } from "./budget.ts";
 import { errorFromRecord, RunTimeoutError } from "./errors.ts";
 import { EV, TERMINAL_EVENTS } from "./events.ts";
 import type { RunObservation } from "./observer.ts";
-import { RunHistory } from "./run-history.ts";
+import type { RunHistory } from "./run-history.ts";
 import { EngineScope, type ScopeHost } from "./run-scope.ts";
 import { DivergenceError, runInScope, type ScopeMode } from "./scope.ts";
 import type { BudgetLimits, Workflow, WorkflowContext } from "./types.ts";
@@ -77,6 +77,8 @@ export class Execution implements ScopeHost {
   readonly latencies = new Map<string, number[]>();
   /** Replay: seqs of the journal events this execution matched. */
   readonly visited = new Set<number>();
+  /** Replay: steps handled so far, with the attempt that ran (or "served" for side effects). */
+  readonly replayedSteps = new Map<string, number | "served">();
 
   readonly #init: ExecutionInit;
   readonly #controller = new AbortController();
@@ -225,7 +227,7 @@ export class Execution implements ScopeHost {
       this.stop(error, status, terminal.type, null);
       throw error;
     }
-    const next = RunHistory.firstUnvisited(this.history.events, this.visited);
+    const next = this.firstUnmatched();
     throw this.diverge(
       new DivergenceError({
         runId: this.runId,
@@ -234,6 +236,19 @@ export class Execution implements ScopeHost {
         ...(next === undefined ? {} : { seq: next.seq, expected: describe(next) }),
       }),
     );
+  }
+
+  /**
+   * Replay: the first journaled step or effect this execution has not matched, leaving out
+   * what belongs to steps it served whole (side effects) and to failed attempts of steps it
+   * re-ran at their final attempt.
+   */
+  firstUnmatched(): JournalEvent | undefined {
+    return this.history.events.find((event) => {
+      if (this.visited.has(event.seq)) return false;
+      const key = matchKey(event);
+      return key !== undefined && !coveredByReplayedStep(key, this.replayedSteps);
+    });
   }
 
   /** Records the first divergence and stops the replay with it. */
@@ -371,6 +386,33 @@ function sealedError(runId: string): BallastError {
     message: `Run ${runId} has already ended; its journal accepts no more events.`,
     details: { runId },
   });
+}
+
+/** The id a replay matches an event by: a step id for step outcomes, the key of effects. */
+function matchKey(event: JournalEvent): string | undefined {
+  const data = event.data as Record<string, unknown> | null;
+  if (data === null || typeof data !== "object" || Array.isArray(data)) return undefined;
+  if (event.type === EV.stepCompleted || event.type === EV.stepFailed) return data["stepId"] as string;
+  return typeof data["key"] === "string" ? data["key"] : undefined;
+}
+
+/**
+ * Whether `key` (`a#0/b#0@2/model.called#1`) lies inside a step the replay served whole, or
+ * inside an attempt of a step other than the attempt the replay ran.
+ */
+function coveredByReplayedStep(key: string, replayed: ReadonlyMap<string, number | "served">): boolean {
+  const segments = key.split("/");
+  let path = "";
+  for (let i = 0; i < segments.length - 1; i++) {
+    const segment = segments[i] as string;
+    const at = /^(.*)@(\d+)$/.exec(segment);
+    const stepId = path + (at ? (at[1] as string) : segment);
+    const handled = replayed.get(stepId);
+    if (handled === "served") return true;
+    if (handled !== undefined && handled !== (at ? Number(at[2]) : 1)) return true;
+    path = `${stepId}/`;
+  }
+  return false;
 }
 
 /** A short description of a journal event for divergence reports. */

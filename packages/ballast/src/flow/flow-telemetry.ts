@@ -35,18 +35,18 @@ export function createFlowTelemetry(logger: Logger): FlowObserver {
         within: (fn) => context.with(runContext, fn),
         stepStarted(stepId: string, _name: string, attempt: number): StepObservation {
           const live = attempt > 0;
-          const span = tracer.startSpan(
-            SPAN_NAMES.step,
-            {
-              attributes: spanAttributes({
+          const span = tracer.startSpan(SPAN_NAMES.step, undefined, context.active());
+          // Attribute work only when an SDK records spans (the API alone hands out no-ops).
+          if (span.isRecording()) {
+            span.setAttributes(
+              spanAttributes({
                 "ballast.run_id": info.runId,
                 "ballast.workflow": info.workflow,
                 "ballast.step": stepId,
                 "ballast.attempt": attempt,
               }),
-            },
-            context.active(),
-          );
+            );
+          }
           if (live) metrics.stepsInFlight.inc();
           return {
             within: (fn) => context.with(trace.setSpan(context.active(), span), fn),
@@ -98,6 +98,7 @@ export function createFlowTelemetry(logger: Logger): FlowObserver {
 }
 
 function endSpan(span: Span, status: string, error: ErrorRecord | undefined): void {
+  if (!span.isRecording()) return;
   span.setAttributes(spanAttributes({ "ballast.status": status }));
   if (error) {
     const message = error.message.slice(0, 256);

@@ -311,4 +311,38 @@ describe("replay", () => {
       details: { key: "s#0/tool.called#0" },
     });
   });
+
+  it("does not expect what a served side-effect step or a failed attempt did inside", async () => {
+    const calls = { n: 0 };
+    const wf = workflow(async (ctx) => {
+      const sent = await ctx.step(
+        "notify",
+        async () => {
+          const text = await fakeModelCall("write the mail", calls);
+          return ctx.step("deliver", () => `sent: ${text}`);
+        },
+        { sideEffect: true },
+      );
+      const checked = await ctx.step(
+        "check",
+        async (step) => {
+          const verdict = await fakeModelCall(`check ${step.attempt}`, calls);
+          if (step.attempt === 1) throw Object.assign(new Error("flaky"), { isRetryable: true });
+          return verdict;
+        },
+        { retry: { maxAttempts: 2, baseMs: 0, maxMs: 0 } },
+      );
+      return { sent, checked };
+    });
+    const run = await engine().start(wf, { topic: "x" });
+    const output = await run.result();
+    expect(calls.n).toBe(3);
+    const keys = (await journal.readEvents(run.runId))
+      .filter((e) => e.type === "model.called")
+      .map((e) => (e.data as { key: string }).key);
+    expect(keys).toEqual(["notify#0/model.called#0", "check#0/model.called#0", "check#0@2/model.called#0"]);
+    const report = await engine(wf).replay(run.runId);
+    expect(report.output).toEqual(output);
+    expect(calls.n).toBe(3);
+  });
 });

@@ -3,7 +3,7 @@ import { toErrorRecord } from "../errors.ts";
 import type { JournalEvent, RunRecord, RunStatus } from "../journal/types.ts";
 import { TERMINAL_EVENTS } from "./events.ts";
 import { describe, type Execution, type RunOutcome } from "./execution.ts";
-import { RunHistory } from "./run-history.ts";
+import type { RunHistory } from "./run-history.ts";
 import { DivergenceError } from "./scope.ts";
 import { decodeValue } from "./value-codec.ts";
 
@@ -78,7 +78,7 @@ export async function checkReplayOutcome(exec: Execution, outcome: RunOutcome): 
   if (recorded === "completed" || recorded === "failed") {
     // A run that ran to its end must have been retraced in full. (A stopped run is not: its
     // in-flight parallel work ends wherever the stop caught it.)
-    const left = RunHistory.firstUnvisited(exec.history.events, exec.visited);
+    const left = exec.firstUnmatched();
     if (left !== undefined) {
       const what = describe(left);
       throw new DivergenceError({

@@ -107,23 +107,6 @@ export class RunHistory {
     }
     return step;
   }
-
-  /** The event a later execution has not matched yet with the lowest seq (for replay's final check). */
-  static firstUnvisited(
-    events: readonly JournalEvent[],
-    visited: ReadonlySet<number>,
-  ): JournalEvent | undefined {
-    return events.find(
-      (e) =>
-        !visited.has(e.seq) &&
-        (e.type === EV.stepCompleted ||
-          e.type === EV.stepFailed ||
-          (e.data !== null &&
-            typeof e.data === "object" &&
-            !Array.isArray(e.data) &&
-            typeof e.data["key"] === "string")),
-    );
-  }
 }
 
 export const EMPTY_HISTORY = new RunHistory([]);

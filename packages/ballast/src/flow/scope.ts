@@ -48,9 +48,20 @@ export interface RunScope {
    * `summarise#0/model.called#2`. Synchronous, so concurrent effects cannot race for keys.
    */
   nextEffectKey(type: string): string;
-  /** The effect journaled under `key` by an earlier execution of this run, if any. */
+  /**
+   * The effect journaled under `key` by an earlier execution of this run, if any (a resumed
+   * run gets it back too, so a call made before a crash is not paid for twice). In `replay`
+   * mode a missing effect is a divergence: this throws a `DivergenceError` rather than let
+   * the caller perform the effect.
+   */
   recordedEffect(key: string): JournalEvent | undefined;
-  /** Journals an effect; resolves once it is durable. `data` should hold `requestHash`. */
+  /**
+   * Journals an effect; resolves once it is durable. The event's data is `data` with `key`
+   * added (a non-object `data` becomes `{ key, value }`). `data` should hold `requestHash`;
+   * model calls also `provider`, `modelId` and `usage: { inputTokens, outputTokens }`, which
+   * the run metadata sums. In `replay` mode nothing is written: the journaled event is
+   * returned, and a different type or `requestHash` is a `DivergenceError`.
+   */
   recordEffect(key: string, type: string, data: JsonValue): Promise<JournalEvent>;
 }
 

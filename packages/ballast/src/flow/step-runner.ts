@@ -184,6 +184,7 @@ async function replayStep<T>(
   const recorded = exec.history.steps.get(stepId);
   if (recorded?.failed) {
     exec.visit(recorded.failed.seq);
+    exec.replayedSteps.set(stepId, "served");
     throw failedFromRecord(exec.runId, recorded.failed);
   }
   const completed = recorded?.completed;
@@ -191,12 +192,13 @@ async function replayStep<T>(
     return exec.missing(stepId, `the replay called step ${stepId}, which the journal never completed`);
   }
   const journaled = await serve(exec, completed, name);
+  const attempt = (completed.data as unknown as StepCompletedData).attempt;
+  exec.replayedSteps.set(stepId, options.sideEffect === true ? "served" : attempt);
   if (options.sideEffect === true) {
     exec.counts.served += 1;
     exec.observation.stepStarted(stepId, name, 0).ended("served", 0);
     return journaled as T;
   }
-  const attempt = (completed.data as unknown as StepCompletedData).attempt;
   const observed = exec.observation.stepStarted(stepId, name, attempt);
   const t0 = performance.now();
   let json: string | undefined;
