@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { MockEmbeddingModelV4 } from "ai/test";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -171,6 +172,20 @@ describe("documents", () => {
     const home = await openContext({ home: join(dir, "home") });
     open.push(home);
     expect(home.store.location).toBe(join(dir, "home", "ballast.db"));
+  });
+
+  it("refuses an index from a newer schema or another analyzer, and use after close", async () => {
+    const path = join(dir, "schema.db");
+    const ctx = await openContext({ path });
+    await ctx.close();
+    await expect(ctx.version()).rejects.toMatchObject({ code: "context_closed" });
+    await ctx.close();
+    const db = new DatabaseSync(path);
+    db.exec("UPDATE ctx_meta SET value = 'other-analyzer' WHERE key = 'analyzer'");
+    await expect(openContext({ path })).rejects.toMatchObject({ code: "context_analyzer_changed" });
+    db.exec("UPDATE ctx_meta SET value = '99' WHERE key = 'schema_version'");
+    await expect(openContext({ path })).rejects.toMatchObject({ code: "context_schema_too_new" });
+    db.close();
   });
 
   it("sees writes made through another connection", async () => {
