@@ -88,11 +88,13 @@ describe("fake server scripting", () => {
       respond: async (_request, intent) => (intent.lastUserText === "skip" ? undefined : { text: "fixed" }),
       usage: (intent) => ({ inputTokens: intent.lastUserText.length }),
     });
+    await call(server);
     server.script({ status: 500 });
     server.reset();
     expect(server.requests).toEqual([]);
     const openai = createOpenAI({ baseURL: server.baseURL, apiKey: "k" });
     const fixed = await generateText({ model: openai.chat("gpt-4o-mini"), prompt: "abcdef", maxRetries: 0 });
+    expect(server.requests[0]?.index).toBe(0);
     expect(fixed.text).toBe("fixed");
     expect(fixed.usage.inputTokens).toBe(6);
     const fallback = await generateText({ model: openai.chat("gpt-4o-mini"), prompt: "skip", maxRetries: 0 });

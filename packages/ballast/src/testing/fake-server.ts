@@ -56,6 +56,8 @@ export interface FakeBehaviour {
   status?: number;
   /** `Retry-After` header, in seconds, sent with an error status. */
   retryAfter?: number;
+  /** `retry-after-ms` header (honoured by the AI SDK and the openai client), sent with an error status. */
+  retryAfterMs?: number;
   /** Error message (default: the provider's usual message for the status). */
   errorMessage?: string;
   /** Never answer: the request stays open until the client gives up or the server closes. */
@@ -120,7 +122,7 @@ export interface FakeServer {
    * server.script([{ status: 429, retryAfter: 1 }, { latencyMs: 50 }]);
    */
   script(steps: FakeBehaviour | FakeBehaviour[]): FakeServer;
-  /** Forgets recorded requests and remaining script steps. */
+  /** Forgets recorded requests and remaining script steps, and numbers requests from 0 again. */
   reset(): void;
   /** Stops the server, ending hung and in-flight requests. */
   close(): Promise<void>;
@@ -261,6 +263,7 @@ export async function startFakeServer(
       ...headers,
       "content-type": "application/json",
       ...(behaviour.retryAfter === undefined ? {} : { "retry-after": String(behaviour.retryAfter) }),
+      ...(behaviour.retryAfterMs === undefined ? {} : { "retry-after-ms": String(behaviour.retryAfterMs) }),
     });
     res.end(body);
   }
@@ -443,6 +446,7 @@ export async function startFakeServer(
     reset() {
       requests.length = 0;
       queue = [];
+      nextIndex = 0;
     },
     close() {
       closing ??= new Promise<void>((resolve) => {

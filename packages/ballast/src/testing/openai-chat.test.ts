@@ -179,7 +179,7 @@ describe("fake OpenAI chat completions through the AI SDK", () => {
 
 describe("fake OpenAI chat completions failures", () => {
   it("429 with Retry-After reaches the caller", async () => {
-    server.script({ status: 429, retryAfter: 2 });
+    server.script({ status: 429, retryAfter: 2, retryAfterMs: 1500 });
     const error = await generateText({ model: openai.chat("gpt-4o-mini"), prompt, maxRetries: 0 }).catch(
       (e) => e,
     );
@@ -187,6 +187,7 @@ describe("fake OpenAI chat completions failures", () => {
     expect(error.statusCode).toBe(429);
     expect(error.isRetryable).toBe(true);
     expect(error.responseHeaders["retry-after"]).toBe("2");
+    expect(error.responseHeaders["retry-after-ms"]).toBe("1500");
     expect(error.responseHeaders["x-request-id"]).toMatch(/^req_/);
     expect(error.message).toMatch(/Rate limit/);
   });
