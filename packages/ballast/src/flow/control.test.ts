@@ -309,7 +309,7 @@ describe("cancellation", () => {
     expect(await run.wait()).toMatchObject({ status: "cancelled", error: { code: "run_cancelled" } });
   });
 
-  it("marks a run that is not executing anywhere as cancelled", async () => {
+  it("marks a run that is not executing anywhere as cancelled, with its metadata", async () => {
     await journal.createRun({
       id: "idle",
       workflow: "x",
@@ -320,6 +320,38 @@ describe("cancellation", () => {
     const record = await ballast.cancel("idle");
     expect(record.status).toBe("cancelled");
     expect((await journal.readEvents("idle")).map((e) => e.type)).toEqual(["run.cancelled"]);
+    expect(record.metadata).toMatchObject({ runId: "idle", counts: { steps: 0, events: 1 } });
+  });
+
+  it("cancels a crashed run from its journal, counting what it did", async () => {
+    const wf = defineWorkflow({
+      name: "crashes",
+      version: "1",
+      run: async (ctx) => {
+        await ctx.step("done", () => 1);
+        await ctx
+          .step("bad", () => Promise.reject(new Error("no")), {
+            retry: { maxAttempts: 2, baseMs: 0, maxMs: 0, isRetryable: () => true },
+          })
+          .catch(() => 0);
+        return ctx.step("hang", () => new Promise(() => {}));
+      },
+    });
+    const run = await ballast.start(wf, null);
+    await waitFor(async () => (await events(run.runId, "step.started")).length === 4);
+    await journal.close();
+    journal = await openSqliteJournal({
+      path: join(dir, "b.db"),
+      blobDir: join(dir, "blobs"),
+      durability: "normal",
+    });
+    const record = await createBallast({ journal, logger: createLogger({ level: "silent" }) }).cancel(
+      run.runId,
+    );
+    expect(record).toMatchObject({
+      status: "cancelled",
+      metadata: { counts: { steps: 2, failed: 1, retries: 1 }, latency: { perStep: { done: { count: 1 } } } },
+    });
   });
 
   it("lets a workflow that swallows the cancellation still end cancelled", async () => {

@@ -13,7 +13,7 @@ import type { FlowObserver } from "./observer.ts";
 import { checkReplayInput, checkReplayOutcome, type ReplayReport } from "./replay.ts";
 import { createRunHandle, type RunHandle } from "./run-handle.ts";
 import { RunHistory } from "./run-history.ts";
-import { type RunConfig, runMetadata } from "./run-summary.ts";
+import { metadataFromJournal, type RunConfig, runMetadata } from "./run-summary.ts";
 import type { ScopeMode } from "./scope.ts";
 import { newSeed } from "./seeded-random.ts";
 import { foldState, type RunState } from "./state-at.ts";
@@ -206,13 +206,14 @@ export class Ballast {
       );
     }
     const record = toErrorRecord(new RunCancelledError(runId, reason));
+    const metadata = metadataFromJournal(run, new RunHistory(await this.journal.readEvents(runId)));
     await this.journal.append(
       runId,
       {
         type: EV.runCancelled,
         data: { ...(reason ? { reason } : {}), error: record as unknown as JsonValue },
       },
-      { runPatch: { status: "cancelled", error: record } },
+      { runPatch: { status: "cancelled", error: record, metadata } },
     );
     return this.getRun(runId);
   }

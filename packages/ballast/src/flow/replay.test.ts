@@ -45,7 +45,13 @@ async function fakeModelCall(prompt: string, calls: { n: number }): Promise<stri
   }
   calls.n++;
   const text = `answer to ${prompt}`;
-  await scope.recordEffect(key, "model.called", { requestHash, text, provider: "fake", modelId: "m1" });
+  await scope.recordEffect(key, "model.called", {
+    requestHash,
+    text,
+    provider: "fake",
+    modelId: "m1",
+    usage: { inputTokens: 3, outputTokens: 5 },
+  });
   return text;
 }
 
@@ -93,9 +99,11 @@ describe("replay", () => {
     expect(report.eventsMatched).toBe(6); // 3 steps, the model call, uuid, random
     expect(c2).toEqual({ model: { n: 0 }, sent: 0, summarised: 1 });
     expect(await journal.getRun(run.runId)).toEqual(before);
-    const meta = before?.metadata as { models: unknown[]; counts: { effects: number } };
-    expect(meta.models).toEqual([{ provider: "fake", modelId: "m1" }]);
-    expect(meta.counts.effects).toBe(1);
+    expect(before?.metadata).toMatchObject({
+      models: [{ provider: "fake", modelId: "m1" }],
+      counts: { effects: 1 },
+      tokens: { input: 3, output: 5, total: 8 },
+    });
   });
 
   it("detects a step whose result changed, naming the event", async () => {

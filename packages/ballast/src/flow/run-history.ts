@@ -37,6 +37,8 @@ export class RunHistory {
   readonly effects = new Map<string, JournalEvent>();
   readonly budgetWarnings = new Set<string>();
   readonly budgetUsed: BudgetUsage = { tokens: 0, costUsd: 0, toolCalls: 0 };
+  /** Failed attempts that were retried (`step.attempt_failed` events). */
+  retries = 0;
   readonly started: RunStartedData | undefined;
   readonly startedAt: number | undefined;
   readonly terminal: JournalEvent | undefined;
@@ -73,6 +75,7 @@ export class RunHistory {
           const d = data as unknown as StepAttemptFailedData;
           const step = this.#step(d.stepId);
           step.failedAttempts = Math.max(step.failedAttempts, d.attempt);
+          this.retries += 1;
           break;
         }
         case EV.budgetWarning:
