@@ -299,7 +299,7 @@ export class Execution implements ScopeHost {
     if (this.#ending) await this.#ending;
     const stop = this.#stop;
     if (stop === undefined) throw sealedError(this.runId);
-    this.observation.ended(stop.status, toErrorRecord(stop.error));
+    this.#observeEnd(stop.status, toErrorRecord(stop.error));
     return { status: stop.status, error: stop.error };
   }
 
@@ -325,7 +325,7 @@ export class Execution implements ScopeHost {
       });
     })();
     await this.#ending;
-    this.observation.ended(this.mode === "replay" ? "replayed" : "completed");
+    this.#observeEnd("completed");
     return { status: "completed", output };
   }
 
@@ -338,8 +338,13 @@ export class Execution implements ScopeHost {
       { error: record },
     );
     await this.#ending;
-    this.observation.ended("failed", record);
+    this.#observeEnd("failed", record);
     return { status: "failed", error };
+  }
+
+  #observeEnd(status: RunStatus, error?: ReturnType<typeof toErrorRecord>): void {
+    // A replay is not a run ending: it is counted apart.
+    this.observation.ended(this.mode === "replay" ? "replayed" : status, error);
   }
 
   /** Journals the terminal event with the run row's final state, in one transaction. */

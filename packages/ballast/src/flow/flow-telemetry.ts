@@ -35,7 +35,14 @@ export function createFlowTelemetry(logger: Logger): FlowObserver {
         within: (fn) => context.with(runContext, fn),
         stepStarted(stepId: string, _name: string, attempt: number): StepObservation {
           const live = attempt > 0;
-          const span = tracer.startSpan(SPAN_NAMES.step, undefined, context.active());
+          // The active context carries the parent when the app installed a context manager;
+          // without one, steps still hang under their run.
+          const active = context.active();
+          const span = tracer.startSpan(
+            SPAN_NAMES.step,
+            undefined,
+            trace.getSpan(active) ? active : runContext,
+          );
           // Attribute work only when an SDK records spans (the API alone hands out no-ops).
           if (span.isRecording()) {
             span.setAttributes(

@@ -78,6 +78,8 @@ export interface WorkflowContext {
   readonly mode: ScopeMode;
   /** Aborts when the run is cancelled, times out or is stopped by its budget. */
   readonly signal: AbortSignal;
+  /** Runs `fn` once per run: its result is journaled, and served from the journal on resume.
+   *  Resolves with the result as the journal holds it (a JSON round trip, live or not). */
   step<T>(name: string, fn: StepFn<T>, options?: StepOptions): Promise<T>;
   /** Like Promise.all; functions run as branches with their own deterministic step ids. */
   all<T>(tasks: readonly Task<T>[]): Promise<T[]>;
