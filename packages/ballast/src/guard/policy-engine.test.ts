@@ -534,3 +534,51 @@ describe("properties", () => {
     );
   });
 });
+
+describe("Cedar agrees with a plain reading of the grants", () => {
+  it("allows exactly what some grant of the subject's roles matches inside its tenant (property)", async () => {
+    const { parseNamePattern, parseResource, parseResourcePattern, matchesPrefix, matchesResource } =
+      await import("./resource.ts");
+    const part = fc.constantFrom("a", "ab", "b", "runs/1", "runs/12", "");
+    const pattern = fc
+      .tuple(fc.constantFrom("acme", "globex", "*", "ac*"), part, fc.boolean())
+      .map(([t, p, star]) => (t === "*" && p === "" ? "*" : `${t}:${p}${star || p === "" ? "*" : ""}`));
+    const actionPattern = fc
+      .tuple(fc.constantFrom("runs.", "runs.read", "tools.", ""), fc.boolean())
+      .map(([a, star]) => (a === "" ? "*" : `${a}${star || a.endsWith(".") ? "*" : ""}`));
+    const grant = fc.record({
+      actions: fc.array(actionPattern, { minLength: 1, maxLength: 2 }),
+      resources: fc.array(pattern, { minLength: 1, maxLength: 2 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.constantFrom("r1", "r2", "r3"), fc.array(grant, { maxLength: 2 })),
+        fc.subarray(["r1", "r2", "r3"]),
+        fc.constantFrom("acme", "globex", "*"),
+        fc.constantFrom("runs.read", "runs.write", "tools.call", "other"),
+        fc
+          .tuple(fc.constantFrom("acme", "globex"), fc.constantFrom("a", "ab", "runs/1", "runs/123", "b"))
+          .map(([t, p]) => `${t}:${p}`),
+        (roles, subjectRoles, tenant, action, resource) => {
+          const e = new PolicyEngine({
+            rules: { schemaVersion: 1, version: "p" },
+            grants: { schemaVersion: 1, version: "g", roles },
+          });
+          const d = e.evaluate({ subject: { id: "s", tenant, roles: subjectRoles }, action, resource });
+          const ref = parseResource(resource)!;
+          const sameTenant = tenant === "*" || tenant === ref.tenant;
+          const granted = subjectRoles.some((role) =>
+            (roles[role] ?? []).some(
+              (g) =>
+                g.actions.some((a) => matchesPrefix(parseNamePattern(a)!, action)) &&
+                g.resources.some((r) => matchesResource(parseResourcePattern(r)!, ref)),
+            ),
+          );
+          expect(d.decision).toBe(sameTenant && granted ? "allow" : "deny");
+          if (!sameTenant) expect(d.reasons).toEqual(["deny:resource_cross_tenant"]);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

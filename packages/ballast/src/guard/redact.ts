@@ -75,9 +75,16 @@ export type HeadersLike =
   | readonly (readonly [string, string])[];
 
 const SECRET_ENV_NAME =
-  /(?:^|_)(?:KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH|PRIVATE|DSN|COOKIE)(?:_|$)|TOKEN|SECRET|PASSWORD|API_?KEY/i;
+  /(?:^|_)(?:KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|AUTH|PRIVATE|DSN|COOKIE)(?:_|$)|TOKEN|SECRET|PASSWORD|API_?KEY/i;
 // Variables that match the name test but never hold secrets.
-const NOT_SECRET_ENV = new Set(["BALLAST_REDACT_PATTERNS", "BALLAST_REDACT_PROFILE", "GPG_TTY"]);
+const NOT_SECRET_ENV = new Set([
+  "BALLAST_REDACT_PATTERNS",
+  "BALLAST_REDACT_PROFILE",
+  "PWD",
+  "OLDPWD",
+  "GPG_TTY",
+  "SSH_AUTH_SOCK",
+]);
 const MIN_SECRET_LENGTH = 8;
 const ALLOWED_FLAGS = /^[imsu]*$/;
 
