@@ -34,6 +34,13 @@ import { parseNamePattern, parseResourcePattern } from "./resource.ts";
  * Patterns end in `*` or are `*`; resources are `tenant:resource`; `match` values are
  * globs where `*` matches anything (Cedar `like`). Header fields are `header:<name>`,
  * matched case-insensitively on the name.
+ *
+ * Rolling over to a new `schemaVersion` (when one exists): a ballast reads exactly one
+ * schema version and denies everything (`schema_version_mismatch`) on any other, so
+ * convert the documents first, deploy the ballast that reads the new version together
+ * with them, and hot-reload (`PolicyEngine.load`); the audit log records `policy.loaded`
+ * with both versions. Bump `version` on every content change: it is what decisions and
+ * audit records cite.
  */
 
 export const POLICY_SCHEMA_VERSION = 1;
