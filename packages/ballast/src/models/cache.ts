@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { type JsonValue, sha256Hex } from "../canonical.ts";
 import { ValidationError } from "../errors.ts";
+import { resolveHome } from "../home.ts";
 
 /**
  * The response cache: exact match, content-addressed by the SHA-256 of the canonical
@@ -17,6 +18,11 @@ import { ValidationError } from "../errors.ts";
  */
 
 export type CacheMode = "read-write" | "read-only" | "off";
+
+/** The model cache's file in a ballast home (default `$BALLAST_HOME`, else `./.ballast`). */
+export function defaultCachePath(home?: string): string {
+  return `${resolveHome(home)}/model-cache.db`;
+}
 
 export interface CacheOptions {
   /** The SQLite file. */

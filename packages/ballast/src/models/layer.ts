@@ -3,7 +3,7 @@ import { createLogger, type Logger, type LogLevel } from "../flow/observe.ts";
 import type { BudgetAmount, BudgetReservation, RunScope } from "../flow/scope.ts";
 import { type BreakerStats, CircuitBreaker } from "./breaker.ts";
 import { BudgetLedger, reserveAll, scopeBudgetTarget } from "./budget.ts";
-import { ResponseCache } from "./cache.ts";
+import { defaultCachePath, ResponseCache } from "./cache.ts";
 import { Chaos, parseInjectFailures } from "./chaos.ts";
 import { CostLedger, type CostSummary } from "./cost-summary.ts";
 import { EmbeddingCapError, type EmbeddingFallbackReason } from "./errors.ts";
@@ -406,7 +406,7 @@ function openCache(config: CacheConfig): ResponseCache {
   const stages: Record<string, number> = {};
   for (const [stage, ttl] of Object.entries(config.ttl?.stages ?? {})) stages[stage] = parseDuration(ttl);
   return new ResponseCache({
-    path: config.path,
+    path: config.path ?? defaultCachePath(),
     mode: config.mode ?? "read-write",
     ...(config.maxSize === undefined ? {} : { maxBytes: parseBytes(config.maxSize) }),
     ttlMs: {

@@ -20,8 +20,8 @@ import { parseBytes, parseDuration } from "./units.ts";
 export type Duration = number | string;
 
 export interface CacheConfig {
-  /** The SQLite file of the cache. */
-  path: string;
+  /** The SQLite file of the cache. Default: `model-cache.db` in the ballast home. */
+  path?: string;
   /** Default `read-write`. */
   mode?: CacheMode;
   /** LRU cap on cached bodies: bytes or `500MB`. */
@@ -177,7 +177,7 @@ const priceSchema = z.strictObject({
 const capSchema = z.number().int().min(-1);
 
 const cacheConfigSchema = z.strictObject({
-  path: z.string().min(1),
+  path: z.string().min(1).optional(),
   mode: cacheMode.optional(),
   maxSize: z.union([z.number().min(0), z.string()]).optional(),
   ttl: z

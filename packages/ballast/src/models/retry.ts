@@ -84,7 +84,9 @@ export function classifyFailure(error: unknown): FailureInfo {
   const message = error instanceof Error ? error.message : String(error);
   if (APICallError.isInstance(error)) {
     const status = error.statusCode;
-    const retryable = status === undefined ? error.isRetryable : isRetryableStatus(status);
+    // No status, or a 2xx whose body failed to arrive: a network failure, as the SDK judged it.
+    const networkFailure = status === undefined || status < 400;
+    const retryable = networkFailure ? error.isRetryable : isRetryableStatus(status);
     const headers = error.responseHeaders;
     const retryAfter = headers
       ? headers["retry-after-ms"] !== undefined && Number.isFinite(Number(headers["retry-after-ms"]))
@@ -94,10 +96,10 @@ export function classifyFailure(error: unknown): FailureInfo {
     const info: FailureInfo = {
       retryable,
       countsAgainstProvider: retryable,
-      code: status === undefined ? "network_error" : `http_${status}`,
+      code: networkFailure ? "network_error" : `http_${status}`,
       message,
     };
-    if (status !== undefined) info.statusCode = status;
+    if (!networkFailure) info.statusCode = status;
     const requestId = requestIdFromHeaders(headers);
     if (requestId) info.requestId = requestId;
     if (retryAfter !== undefined) info.retryAfterMs = retryAfter;
