@@ -9,6 +9,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BallastError } from "../errors.ts";
+import { redact } from "../guard/redact.ts";
 import {
   createLogger,
   metrics,
@@ -30,7 +31,7 @@ function collector() {
 }
 
 describe("createLogger", () => {
-  afterEach(() => setLogRedactor(undefined));
+  afterEach(() => setLogRedactor(redact));
 
   it("writes JSON lines with an ISO ts, a level label and no pid or hostname", () => {
     const out = collector();
@@ -200,5 +201,15 @@ describe("tracing", () => {
     } finally {
       trace.setGlobalTracerProvider(provider);
     }
+  });
+});
+
+describe("default log redaction", () => {
+  it("scrubs secrets from log lines without any setup", () => {
+    const lines: string[] = [];
+    const log = createLogger({ destination: { write: (line: string) => lines.push(line) } as never });
+    log.warn({ step: "call" }, "provider said: invalid key sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789");
+    expect(lines.join("")).not.toContain("AbCdEfGhIjKlMnOpQrStUvWxYz0123456789");
+    expect(lines.join("")).toContain("provider said");
   });
 });

@@ -2,6 +2,7 @@ import { type Attributes, type AttributeValue, type Span, SpanStatusCode, trace 
 import { pino } from "pino";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { BallastError } from "../errors.ts";
+import { redact } from "../guard/redact.ts";
 
 /**
  * Logs, metrics and traces for the runtime, in one place so every layer reports the same
@@ -22,11 +23,12 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** A stream, a file descriptor or a file path. Default: stderr (stdout stays free for `--json` output). */
   destination?: pino.DestinationStream | number | string;
-  /** Applied to every string value of every line. Default: the redactor set with `setLogRedactor`, if any. */
+  /** Applied to every string value of every line. Default: the guard's `redact`, or what `setLogRedactor` set. */
   redact?: Redactor;
 }
 
-let defaultRedactor: Redactor | undefined;
+// Redaction is on by default, so a secret that reaches a log line is scrubbed by construction.
+let defaultRedactor: Redactor | undefined = redact;
 
 /**
  * The slot where the guard layer plugs in its redaction for every logger that was not given
