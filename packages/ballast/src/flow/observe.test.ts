@@ -79,7 +79,7 @@ describe("createLogger", () => {
     log.info("token=abc");
     setLogRedactor((s) => s.replace(/token=\w+/, "token=***"));
     log.info("token=abc");
-    expect(out.records().map((r) => r["msg"])).toEqual(["token=abc", "token=***"]);
+    expect(out.records().map((r) => r["msg"])).toEqual(["token=<<REDACTED>>", "token=***"]);
   });
 
   it("writes to a file path", () => {
