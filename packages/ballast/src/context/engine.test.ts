@@ -6,6 +6,7 @@ import { MockEmbeddingModelV4 } from "ai/test";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BallastError } from "../errors.ts";
+import { wrapEmbeddingModel } from "../models/index.ts";
 import { embedderFromModel } from "./embedders.ts";
 import { type ContextEngine, openContext } from "./engine.ts";
 import type { DocumentInput } from "./types.ts";
@@ -364,6 +365,18 @@ describe("search", () => {
     expect(again.metrics().embeddingCache.hits).toBe(1);
     expect(await again.backfillEmbeddings()).toEqual({ model: "mock:letters", embedded: 1 });
     expect(fresh.calls()).toBe(1);
+  });
+
+  it("goes through the model layer's call cap (wrapEmbeddingModel) and records why it fell back", async () => {
+    const { model, calls } = mockModel();
+    const wrapped = wrapEmbeddingModel(model, { embeddingCaps: { perRun: 1 } });
+    const ctx = await ctxAt("layer.db", { embedder: embedderFromModel(wrapped, { id: "mock:letters" }) });
+    expect((await ctx.upsert(DOCS)).embeddings).toEqual({ model: "mock:letters", embedded: 5 });
+    const capped = await ctx.search("journal events", { strategy: "AUTO" });
+    expect(capped.strategy).toBe("SPARSE");
+    expect(capped.fallback?.reason).toBe("embedding_cap_exceeded");
+    expect(capped.results[0]?.id).toBe("journal");
+    expect(calls()).toBe(1);
   });
 
   it("reports an unexpected embedder error as embedding_failed", async () => {
