@@ -16,9 +16,9 @@ export interface Plan {
 export const PLANS: Record<"full" | "quick", Plan> = {
   full: {
     sizes: [
-      { steps: 10, runs: 500 },
-      { steps: 1_000, runs: 8 },
-      { steps: 10_000, runs: 3 },
+      { steps: 10, runs: 300 },
+      { steps: 1_000, runs: 6 },
+      { steps: 10_000, runs: 2 },
     ],
     warmup: [
       { steps: 10, runs: 50 },
@@ -86,13 +86,14 @@ export async function measure(name: string, plan: Plan): Promise<ContenderResult
     const contender = await open(name, dir);
     try {
       const recorder = new TickRecorder();
-      const runsOf = (steps: number, planned: number) => contender.runsFor?.(steps, planned) ?? planned;
+      const runsOf = (steps: number, planned: number, phase: "warmup" | "measure") =>
+        contender.runsFor?.(steps, planned, phase) ?? planned;
       for (const { steps, runs } of plan.warmup) {
-        for (let r = 0; r < runsOf(steps, runs); r++) await runOnce(contender, recorder, steps);
+        for (let r = 0; r < runsOf(steps, runs, "warmup"); r++) await runOnce(contender, recorder, steps);
       }
       const sizes: SizeResult[] = [];
       for (const { steps, runs: planned } of plan.sizes) {
-        const runs = runsOf(steps, planned);
+        const runs = runsOf(steps, planned, "measure");
         if (runs === 0) continue;
         const samples: number[] = [];
         const head: number[] = [];

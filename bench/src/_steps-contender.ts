@@ -11,7 +11,7 @@ export interface Contender {
   storage(): Promise<string>;
   close(): Promise<void>;
   /** How many of the `planned` runs of `steps` steps to do (0: skip the size, saying why in `skipped`). */
-  runsFor?(steps: number, planned: number): number;
+  runsFor?(steps: number, planned: number, phase: "warmup" | "measure"): number;
   readonly skipped?: string;
 }
 
