@@ -377,3 +377,44 @@ describe("cancellation", () => {
     expect((await run.wait()).status).toBe("cancelled");
   });
 });
+
+describe("cancellation from another process", () => {
+  it("stops a run executing elsewhere: its running step is aborted and nothing more is journaled", async () => {
+    let aborted = false;
+    const slow = defineWorkflow({
+      name: "slow",
+      version: "1",
+      run: async (ctx) => {
+        await ctx.step("first", () => 1);
+        await ctx.step(
+          "wait",
+          ({ signal }) =>
+            new Promise((_resolve, reject) =>
+              signal.addEventListener("abort", () => {
+                aborted = true;
+                reject(signal.reason);
+              }),
+            ),
+        );
+        return ctx.step("never", () => 2);
+      },
+    });
+    const handle = await ballast.start(slow, null);
+    while ((await events(handle.runId, "step.completed")).length === 0)
+      await new Promise((r) => setTimeout(r, 10));
+
+    // A second store on the same file stands for another process (the CLI).
+    const other = await openSqliteJournal({ path: join(dir, "b.db"), blobDir: join(dir, "blobs") });
+    await createBallast({ journal: other }).cancel(handle.runId, "operator");
+    await other.close();
+
+    const result = await handle.wait();
+    expect(result.status).toBe("cancelled");
+    expect(result.error?.code).toBe("run_cancelled");
+    expect(aborted).toBe(true);
+    const types = (await journal.readEvents(handle.runId)).map((e) => e.type);
+    expect(types.filter((t) => t === "run.cancelled")).toHaveLength(1);
+    expect(types.at(-1)).toBe("run.cancelled");
+    expect((await journal.verify(handle.runId)).ok).toBe(true);
+  });
+});

@@ -1,8 +1,14 @@
 import type { JsonValue } from "../canonical.ts";
 import { BallastError, toErrorRecord, ValidationError } from "../errors.ts";
-import type { JournalEvent, JournalStore, RunStatus } from "../journal/types.ts";
+import {
+  type JournalEvent,
+  type JournalStore,
+  type RunRecord,
+  type RunStatus,
+  TERMINAL_STATUSES,
+} from "../journal/types.ts";
 import { RunBudget } from "./budget.ts";
-import { errorFromRecord, RunTimeoutError } from "./errors.ts";
+import { errorFromRecord, RunCancelledError, RunTimeoutError } from "./errors.ts";
 import { EV, TERMINAL_EVENTS } from "./events.ts";
 import type { RunObservation } from "./observer.ts";
 import type { RunHistory } from "./run-history.ts";
@@ -276,6 +282,19 @@ export class Execution implements ScopeHost {
     this.#controller.abort(error);
   }
 
+  /**
+   * Another process ended this run (`ballast runs cancel` from a terminal, say): stop here
+   * without writing, since the journal already holds the terminal event.
+   */
+  stopExternally(run: RunRecord): void {
+    if (this.#stop !== undefined || this.#ending !== undefined) return;
+    const error = run.error !== undefined ? errorFromRecord(run.error) : new RunCancelledError(this.runId);
+    this.#stop = { error, status: run.status };
+    this.#sealed = true;
+    this.#ending = Promise.resolve();
+    this.#controller.abort(error);
+  }
+
   /** Runs the workflow body to its end (or until the run is stopped). */
   async run(): Promise<RunOutcome> {
     const timers = this.#armDeadlines();
@@ -378,12 +397,26 @@ export class Execution implements ScopeHost {
         this.stop(new RunTimeoutError(this.runId, timeoutMs), "timed_out", EV.runTimedOut, { timeoutMs }),
       );
     }
+    // A run ended by another process (cancel from the CLI or the server) is noticed here.
+    const poll = setInterval(() => {
+      this.store.getRun(this.runId).then(
+        (run) => {
+          if (run !== undefined && TERMINAL_STATUSES.has(run.status)) this.stopExternally(run);
+        },
+        () => {}, // a busy database is asked again at the next tick
+      );
+    }, EXTERNAL_STOP_POLL_MS);
+    poll.unref();
+    timers.push(poll);
     const wallMs = this.#init.budget?.wallMs;
     if (wallMs !== undefined)
       at(this.startedAt + wallMs, () => this.budget.wallTimeUp(Date.now() - this.startedAt));
     return timers;
   }
 }
+
+/** How often a live run checks whether another process ended it. */
+const EXTERNAL_STOP_POLL_MS = 500;
 
 function sealedError(runId: string): BallastError {
   return new BallastError({
