@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerAuditCommand } from "./commands/audit.ts";
+import { registerCacheCommand } from "./commands/cache.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerJournalCommand } from "./commands/journal.ts";
 import { registerRunsCommands } from "./commands/runs.ts";
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerRunsCommands(program);
   registerJournalCommand(program);
   registerAuditCommand(program);
+  registerCacheCommand(program);
   registerDoctorCommand(program);
   return program;
 }
