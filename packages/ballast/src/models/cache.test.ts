@@ -26,6 +26,7 @@ function cache(options: Partial<ConstructorParameters<typeof ResponseCache>[0]> 
 }
 
 function corrupt(key: string, body: string) {
+  for (const c of open) c.flush();
   const db = new DatabaseSync(path);
   db.prepare("UPDATE bodies SET body = ? WHERE key = ?").run(Buffer.from(body), key);
   db.close();
@@ -53,6 +54,7 @@ describe("ResponseCache", () => {
   it("a corrupt body that is not even JSON is detected too", () => {
     const c = cache();
     c.set("k1", { a: 1 }, { kind: "generate" });
+    c.flush();
     const db = new DatabaseSync(path);
     // body and manifest hash changed together: the hash matches, the JSON does not parse
     db.prepare("UPDATE bodies SET body = ? WHERE key = ?").run(Buffer.from("{not json"), "k1");
@@ -104,16 +106,19 @@ describe("ResponseCache", () => {
     c.set("a", body, { kind: "generate" });
     now += 1;
     c.set("b", body, { kind: "generate" });
+    c.flush(); // what the next turn of the event loop does
     now += 1;
     expect(c.get("a")).toBeDefined(); // a is now more recent than b
     now += 1;
     c.set("c", body, { kind: "generate" });
+    c.flush();
     expect(c.get("b")).toBeUndefined();
     expect(c.get("a")).toBeDefined();
     expect(c.get("c")).toBeDefined();
     expect(c.stats()).toMatchObject({ evictions: 1, entries: 2, bytes: 80 });
     // replacing an entry does not double count its size
     c.set("c", body, { kind: "generate" });
+    c.flush();
     expect(c.stats().bytes).toBe(80);
   });
 
@@ -124,10 +129,14 @@ describe("ResponseCache", () => {
     expect(c.ttlFor("other")).toBe(1000);
     c.set("m", 1, { kind: "generate", stage: "mapping" });
     c.set("d", 2, { kind: "generate", stage: "descriptions" });
+    c.set("q", 3, { kind: "generate", stage: "mapping" });
+    c.flush();
+    c.set("q", 3, { kind: "generate", stage: "mapping" }); // still queued when it expires
     now = 150;
+    expect(c.get("q")).toBeUndefined();
     expect(c.get("m")).toBeUndefined();
     expect(c.get("d")?.value).toBe(2);
-    expect(c.stats()).toMatchObject({ expired: 1, entries: 1 });
+    expect(c.stats()).toMatchObject({ expired: 2, entries: 2 });
   });
 
   it("validate reports incorrect hashes and fixes them on request", () => {

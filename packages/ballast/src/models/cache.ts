@@ -15,6 +15,12 @@ import { resolveHome } from "../home.ts";
  * Limits: an LRU cap on body bytes (least recently read first) and a TTL per stage. Errors
  * are never stored: callers only `set` successful results. Counters (hits, misses, corrupt,
  * ...) live in the file too, so `ballast cache stats` reports them exactly across processes.
+ *
+ * Writes are behind the call: `set` queues the entry (reads see it at once) and one
+ * transaction writes every queued entry, access time and counter on the next turn of the
+ * event loop, so a model call never waits for a commit or a WAL checkpoint. `flush()` and
+ * `close()` write what is queued; a crash loses at most the last turn's entries, which is
+ * harmless for a cache.
  */
 
 export type CacheMode = "read-write" | "read-only" | "off";
@@ -156,9 +162,14 @@ export class ResponseCache {
     writes: 0,
     purged: 0,
   };
+  readonly #queued = new Map<string, { value: JsonValue; body: Buffer; meta: CacheEntryMeta; at: number }>();
+  readonly #touched = new Map<string, number>();
   #bytes = 0;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #flushSoon: ReturnType<typeof setImmediate> | undefined;
   #closed = false;
+  /** Queued writes that failed (e.g. the file stayed locked); they are dropped. */
+  writeErrors = 0;
 
   constructor(options: CacheOptions) {
     this.path = options.path;
@@ -231,11 +242,22 @@ export class ResponseCache {
   get(key: string): CacheHit | undefined {
     const stmts = this.#stmts;
     if (stmts === undefined || this.#closed) return undefined;
+    const now = this.#now();
+    const queued = this.#queued.get(key);
+    if (queued !== undefined) {
+      const ttl = this.ttlFor(queued.meta.stage);
+      if (ttl !== undefined && queued.at + ttl <= now) {
+        this.#queued.delete(key);
+        this.#count("expired");
+        return this.#miss();
+      }
+      this.#count("hits");
+      return { value: queued.value, createdAt: queued.at };
+    }
     const row = stmts.get.get(key) as
       | { sha256: string; created_at: number; expires_at: number | null; body: Uint8Array | string | null }
       | undefined;
     if (row === undefined) return this.#miss();
-    const now = this.#now();
     if (row.expires_at !== null && row.expires_at <= now) {
       this.#count("expired");
       if (this.writable) this.#delete(key);
@@ -256,46 +278,22 @@ export class ResponseCache {
       return this.#miss();
     }
     this.#count("hits");
-    if (this.writable) stmts.touch.run(now, key);
+    if (this.writable) this.#touched.set(key, now);
     return { value, createdAt: Number(row.created_at) };
   }
 
-  /** Stores a successful result. A no-op unless the cache is read-write. */
+  /** Stores a successful result (written on the next turn of the event loop). Read-write only. */
   set(key: string, value: JsonValue, meta: CacheEntryMeta): void {
     if (!this.writable) return;
-    const stmts = this.#stmts as Statements;
-    const body = Buffer.from(JSON.stringify(value), "utf8");
-    const now = this.#now();
-    const ttl = this.ttlFor(meta.stage);
-    const db = this.#db as DatabaseSync;
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      const old = stmts.size.get(key) as { bytes: number } | undefined;
-      const previous = old ? Number(old.bytes) : 0;
-      stmts.putManifest.run(
-        key,
-        meta.kind,
-        meta.stage ?? null,
-        meta.model ?? null,
-        sha256Hex(body),
-        body.length,
-        now,
-        now,
-        ttl === undefined ? null : now + ttl,
-      );
-      stmts.putBody.run(key, body);
-      this.#bytes += body.length - previous;
-      this.#pending.writes += 1;
-      this.#flushCounters();
-      db.exec("COMMIT");
-    } catch (error) {
-      db.exec("ROLLBACK");
-      throw error;
-    }
-    if (this.maxBytes !== undefined && this.#bytes > this.maxBytes) this.#evictTo(this.maxBytes, "evictions");
+    this.#queued.set(key, { value, body: Buffer.from(JSON.stringify(value), "utf8"), meta, at: this.#now() });
+    this.#flushSoon ??= setImmediate(() => {
+      this.#flushSoon = undefined;
+      this.flush();
+    });
   }
 
   stats(): CacheStats {
+    this.flush();
     const persisted = this.#readCounters();
     const counters = {} as CacheCounters;
     for (const name of COUNTER_NAMES) counters[name] = persisted[name] + this.#pending[name];
@@ -339,6 +337,7 @@ export class ResponseCache {
   /** Re-hashes every body against the manifest; with `fix`, removes the corrupt entries. */
   validate(options: { fix?: boolean } = {}): ValidateReport {
     const report: ValidateReport = { checked: 0, ok: 0, corrupt: 0, corruptKeys: [], purged: 0 };
+    this.flush();
     const db = this.#db;
     if (db === undefined || this.#stmts === undefined) return report;
     const rows = db
@@ -371,6 +370,7 @@ export class ResponseCache {
   /** Removes entries by age, size cap, expiry, corruption or all; reports what it removed. */
   purge(options: PurgeOptions): PurgeReport {
     this.#requireWritable("purge");
+    this.flush();
     const db = this.#db as DatabaseSync;
     const before = this.#bytes;
     const beforeEntries = this.#entryCount();
@@ -406,9 +406,56 @@ export class ResponseCache {
     return { removed, bytesFreed: before - this.#bytes, entries: this.#entryCount(), bytes: this.#bytes };
   }
 
-  /** Writes pending counters; call before another process reads `stats`. */
+  /** Writes queued entries, access times and counters now (before another process reads them). */
   flush(): void {
-    if (this.writable) this.#flushCounters();
+    if (!this.writable) return;
+    if (this.#flushSoon !== undefined) {
+      clearImmediate(this.#flushSoon);
+      this.#flushSoon = undefined;
+    }
+    if (
+      this.#queued.size === 0 &&
+      this.#touched.size === 0 &&
+      !COUNTER_NAMES.some((n) => this.#pending[n] !== 0)
+    )
+      return;
+    const stmts = this.#stmts as Statements;
+    const entries = [...this.#queued];
+    const touched = [...this.#touched];
+    this.#queued.clear();
+    this.#touched.clear();
+    try {
+      this.#transaction(() => {
+        for (const [key, { body, meta, at }] of entries) {
+          const old = stmts.size.get(key) as { bytes: number } | undefined;
+          const ttl = this.ttlFor(meta.stage);
+          stmts.putManifest.run(
+            key,
+            meta.kind,
+            meta.stage ?? null,
+            meta.model ?? null,
+            sha256Hex(body),
+            body.length,
+            at,
+            at,
+            ttl === undefined ? null : at + ttl,
+          );
+          stmts.putBody.run(key, body);
+          this.#bytes += body.length - (old ? Number(old.bytes) : 0);
+          this.#pending.writes += 1;
+        }
+        for (const [key, at] of touched) stmts.touch.run(at, key);
+        this.#flushCounters();
+      });
+    } catch {
+      // The file stayed locked past busy_timeout, or the disk is full: a cache may lose writes.
+      this.writeErrors += entries.length;
+      return;
+    }
+    if (this.maxBytes !== undefined && this.#bytes > this.maxBytes) {
+      this.#evictTo(this.maxBytes, "evictions");
+      this.#flushCounters();
+    }
   }
 
   close(): void {
@@ -427,11 +474,11 @@ export class ResponseCache {
   #count(name: keyof CacheCounters): void {
     this.#pending[name] += 1;
     if (this.#flushTimer === undefined && this.writable) {
-      // Counters are batched: a write per read would double the cost of a hit.
+      // Counters and access times are batched: a write per read would double the cost of a hit.
       this.#flushTimer = setTimeout(() => {
         this.#flushTimer = undefined;
         this.flush();
-      }, 1000);
+      }, 250);
       this.#flushTimer.unref();
     }
   }
@@ -475,6 +522,7 @@ export class ResponseCache {
   }
 
   #delete(key: string): void {
+    this.#touched.delete(key);
     const stmts = this.#stmts as Statements;
     const row = stmts.size.get(key) as { bytes: number } | undefined;
     stmts.delManifest.run(key);

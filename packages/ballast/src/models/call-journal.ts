@@ -63,6 +63,8 @@ export interface ModelCalledData {
   /** null when the model has no price. */
   costUsd: number | null;
   latencyMs: number;
+  /** Part of `latencyMs` spent queued for rate/concurrency limits (absent when none). */
+  limiterWaitMs?: number;
   requestId: string | null;
   cacheHit: boolean;
   /** Provider attempts, retries and fallbacks included (0 for a cache hit). */

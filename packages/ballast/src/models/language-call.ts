@@ -191,6 +191,7 @@ export async function generate(
       performance.now() - started,
       outcome.failures.length + 1,
       costUsd,
+      outcome.limiterWaitMs,
     );
     // Inside a run the caller sees what replay will serve: the journaled form of the result.
     return journal !== undefined && encoded !== undefined ? decodeGenerateResult(encoded) : result;
@@ -218,6 +219,7 @@ async function finish(
   latencyMs: number,
   attempts: number,
   costUsd: number | null = null,
+  limiterWaitMs = 0,
 ): Promise<void> {
   const cost = cacheHit ? 0 : costUsd;
   if (call.journal) {
@@ -232,6 +234,7 @@ async function finish(
       usage: cached.usage,
       costUsd: cost,
       latencyMs: Math.round(latencyMs * 1000) / 1000,
+      ...(limiterWaitMs >= 0.001 ? { limiterWaitMs: Math.round(limiterWaitMs * 1000) / 1000 } : {}),
       requestId: cached.requestId,
       cacheHit,
       attempts,
@@ -323,6 +326,7 @@ export async function stream(
         performance.now() - started,
         outcome.failures.length + 1,
         costUsd,
+        outcome.limiterWaitMs,
       );
     },
     onFailure: (error: unknown, cancelled: boolean) => {

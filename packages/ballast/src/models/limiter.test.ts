@@ -14,9 +14,10 @@ const clock = () => Date.now();
 function track(limiter: ModelLimiter, n: number, tokens: number, fairKey?: (i: number) => string) {
   const admitted: { i: number; at: number; admission: Admission }[] = [];
   for (let i = 0; i < n; i++) {
-    void limiter
-      .admit(tokens, fairKey?.(i))
-      .then((admission) => admitted.push({ i, at: Date.now(), admission }));
+    void limiter.admit(tokens, fairKey?.(i)).then((admission) => {
+      admission.dispatched();
+      admitted.push({ i, at: Date.now(), admission });
+    });
   }
   return admitted;
 }
@@ -33,7 +34,7 @@ describe("ModelLimiter", () => {
   });
 
   it("never admits more than rpm requests in any window", async () => {
-    const limiter = new ModelLimiter("m", { rpm: 3, windowMs: 1000 }, clock);
+    const limiter = new ModelLimiter("m", { rpm: 3, windowMs: 1000, guardMs: 0 }, clock);
     const admitted = track(limiter, 8, 1);
     await vi.advanceTimersByTimeAsync(0);
     expect(admitted.map((a) => a.at)).toEqual([0, 0, 0]);
@@ -64,8 +65,9 @@ describe("ModelLimiter", () => {
   });
 
   it("waits for the window to expire when the tokens do not fit", async () => {
-    const limiter = new ModelLimiter("m", { tpm: 1000, windowMs: 1000 }, clock);
+    const limiter = new ModelLimiter("m", { tpm: 1000, windowMs: 1000, guardMs: 0 }, clock);
     const first = await limiter.admit(900);
+    first.dispatched();
     first.release();
     vi.advanceTimersByTime(300);
     const admitted = track(limiter, 1, 500);
@@ -127,10 +129,26 @@ describe("ModelLimiter", () => {
     await expect(limiter.admit(1)).resolves.toBeDefined();
   });
 
+  it("counts a request from its dispatch, plus the guard, and never drops one not yet sent", async () => {
+    const limiter = new ModelLimiter("m", { rpm: 1, windowMs: 1000, guardMs: 100 }, clock);
+    const first = await limiter.admit(1);
+    vi.advanceTimersByTime(5000); // admitted long ago, but not sent yet: still in the window
+    expect(limiter.stats().requestsInWindow).toBe(1);
+    first.dispatched();
+    first.dispatched(); // the first dispatch counts
+    const admitted = track(limiter, 1, 1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(admitted).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(101);
+    expect(admitted[0]?.at).toBe(6101);
+  });
+
   it("keeps the window small over many admissions", async () => {
     const limiter = new ModelLimiter("m", { rpm: 1_000_000, windowMs: 10 }, clock);
     for (let i = 0; i < 3000; i++) {
-      (await limiter.admit(1)).release();
+      const a = await limiter.admit(1);
+      a.dispatched();
+      a.release();
       vi.advanceTimersByTime(1);
     }
     expect(limiter.stats().requestsInWindow).toBeLessThanOrEqual(10);

@@ -7,6 +7,10 @@ import { ValidationError } from "../errors.ts";
  * case: estimated input plus `maxOutputTokens`) and reconciled with the real usage after
  * the call, which frees what was over-reserved.
  *
+ * A request stays in the window until `windowMs + guardMs` after it was *dispatched*, not
+ * admitted: the provider counts it when it arrives, and under load the gap between the two
+ * can be milliseconds. Until dispatched (or cancelled) it never leaves the window.
+ *
  * Waiters queue fairly: one FIFO per fairness key (a run, a stage), served round-robin, so
  * a large fan-out cannot starve a small one. The head of the rotation is served strictly
  * (no smaller request overtakes it), so large requests are never starved either.
@@ -24,9 +28,13 @@ export interface LimitConfig {
   concurrency?: number;
   /** The window; default 60 000 ms (the "minute"). */
   windowMs?: number;
+  /** Extra time a request stays counted, for network jitter. Default 1% of the window. */
+  guardMs?: number;
 }
 
 export interface Admission {
+  /** The request is being sent now: its time in the window starts. */
+  dispatched(): void;
   /** Replaces the reserved tokens by what the call really used. */
   reconcile(actualTokens: number): void;
   /** Nothing was sent: the request leaves the window as if never admitted. */
@@ -44,7 +52,8 @@ export interface LimiterStats {
 }
 
 interface Entry {
-  at: number;
+  /** When it leaves the window: dispatch time + window + guard (Infinity until dispatched). */
+  expires: number;
   tokens: number;
   counted: boolean;
   inWindow: boolean;
@@ -58,7 +67,7 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
-const NO_ADMISSION: Admission = { reconcile() {}, cancel() {}, release() {} };
+const NO_ADMISSION: Admission = { dispatched() {}, reconcile() {}, cancel() {}, release() {} };
 
 export class ModelLimiter {
   readonly key: string;
@@ -66,6 +75,7 @@ export class ModelLimiter {
   readonly #tpm: number;
   readonly #concurrency: number;
   readonly #windowMs: number;
+  readonly #span: number;
   readonly #now: () => number;
   readonly #entries: Entry[] = [];
   #head = 0;
@@ -86,6 +96,7 @@ export class ModelLimiter {
     this.#tpm = config.tpm ?? Number.POSITIVE_INFINITY;
     this.#concurrency = config.concurrency ?? Number.POSITIVE_INFINITY;
     this.#windowMs = config.windowMs ?? 60_000;
+    this.#span = this.#windowMs + (config.guardMs ?? this.#windowMs / 100);
     this.#now = now;
   }
 
@@ -160,7 +171,7 @@ export class ModelLimiter {
   }
 
   #take(tokens: number): Admission {
-    const entry: Entry = { at: this.#now(), tokens, counted: true, inWindow: true };
+    const entry: Entry = { expires: Number.POSITIVE_INFINITY, tokens, counted: true, inWindow: true };
     this.#entries.push(entry);
     this.#count += 1;
     this.#tokens += tokens;
@@ -174,6 +185,9 @@ export class ModelLimiter {
       this.#drain();
     };
     return {
+      dispatched: () => {
+        if (entry.expires === Number.POSITIVE_INFINITY) entry.expires = this.#now() + this.#span;
+      },
       reconcile: (actual) => {
         const delta = Math.max(0, actual) - entry.tokens;
         entry.tokens += delta;
@@ -187,6 +201,7 @@ export class ModelLimiter {
         }
         entry.counted = false;
         entry.tokens = 0;
+        entry.expires = Number.NEGATIVE_INFINITY;
         release();
       },
       release,
@@ -194,9 +209,9 @@ export class ModelLimiter {
   }
 
   #prune(now: number): void {
-    const horizon = now - this.#windowMs;
     const entries = this.#entries;
-    while (this.#head < entries.length && (entries[this.#head] as Entry).at <= horizon) {
+    // In order: an entry leaves once every entry admitted before it has left too.
+    while (this.#head < entries.length && (entries[this.#head] as Entry).expires <= now) {
       const entry = entries[this.#head] as Entry;
       entry.inWindow = false;
       if (entry.counted) {
@@ -243,31 +258,24 @@ export class ModelLimiter {
   /** How long until enough of the window expires for a request of `tokens`. */
   #waitMs(tokens: number, now: number): number {
     const entries = this.#entries;
+    // Entries leave in order, so entry i leaves at the latest expiry up to i; one not yet
+    // dispatched is assumed to be dispatched now (it will be, within microseconds).
     let until = now;
-    if (this.#count >= this.#rpm) {
-      let skip = this.#count - this.#rpm;
-      for (let i = this.#head; i < entries.length; i++) {
-        const entry = entries[i] as Entry;
-        if (!entry.counted) continue;
-        if (skip-- === 0) {
-          until = Math.max(until, entry.at + this.#windowMs);
-          break;
-        }
-      }
+    let latest = now;
+    let requestsToFree = this.#count >= this.#rpm ? this.#count - this.#rpm + 1 : 0;
+    let tokensToFree = this.#tokens + tokens - this.#tpm;
+    for (let i = this.#head; i < entries.length && (requestsToFree > 0 || tokensToFree > 0); i++) {
+      const entry = entries[i] as Entry;
+      latest = Math.max(
+        latest,
+        entry.expires === Number.POSITIVE_INFINITY ? now + this.#span : entry.expires,
+      );
+      if (!entry.counted) continue;
+      requestsToFree -= 1;
+      tokensToFree -= entry.tokens;
+      until = latest;
     }
-    if (this.#tokens + tokens > this.#tpm) {
-      let freed = 0;
-      for (let i = this.#head; i < entries.length; i++) {
-        const entry = entries[i] as Entry;
-        if (!entry.counted) continue;
-        freed += entry.tokens;
-        if (this.#tokens - freed + tokens <= this.#tpm) {
-          until = Math.max(until, entry.at + this.#windowMs);
-          break;
-        }
-      }
-    }
-    // +1 ms: an entry leaves the window strictly after `at + windowMs` has passed.
+    // +1 ms: an entry leaves once its expiry has passed.
     return Math.max(1, until - now + 1);
   }
 

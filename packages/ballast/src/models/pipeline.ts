@@ -70,6 +70,8 @@ export interface Outcome<T, M> {
   attemptSignals: TimedSignal[];
   /** Failed attempts before the answer. */
   failures: AttemptRecord[];
+  /** Time spent queued for limiter slots, over every attempt (ms). */
+  limiterWaitMs: number;
 }
 
 /** Ends every timer of a finished call. */
@@ -100,13 +102,14 @@ export async function execute<M, T>(
 ): Promise<Outcome<T, M>> {
   const call = timedSignal(options.callerSignal, options.timeout.callMs, "call", options.requested);
   const failures: AttemptRecord[] = [];
+  const waited = { ms: 0 };
   let lastError: unknown;
   let lastInfo: FailureInfo | undefined;
   try {
     for (let c = 0; c < candidates.length; c++) {
       const candidate = candidates[c] as Candidate<M>;
       try {
-        const outcome = await retryLoop(host, candidate, options, call, failures, run);
+        const outcome = await retryLoop(host, candidate, options, call, failures, waited, run);
         return outcome;
       } catch (error) {
         if (options.callerSignal?.aborted && call.timedOut() === undefined) throw error;
@@ -142,6 +145,7 @@ async function retryLoop<M, T>(
   options: ExecuteOptions,
   call: TimedSignal,
   failures: AttemptRecord[],
+  waited: { ms: number },
   run: (model: M, context: AttemptContext) => Promise<T>,
 ): Promise<Outcome<T, M>> {
   const breaker = host.breaker(candidate.key);
@@ -159,7 +163,9 @@ async function retryLoop<M, T>(
     let sent = false;
     const signals: TimedSignal[] = [];
     try {
+      const queuedAt = performance.now();
       admission = await limiter.admit(options.reserveTokens, options.fairKey, call.signal);
+      waited.ms += performance.now() - queuedAt;
       if (!breaker.tryAcquire()) throw new CircuitOpenError(candidate.key, breaker.retryInMs());
       acquired = true;
       const perAttempt = timedSignal(call.signal, options.timeout.attemptMs, "attempt", candidate.key);
@@ -172,11 +178,20 @@ async function retryLoop<M, T>(
       }
       if (host.chaos?.strike()) throw new InjectedFailureError(candidate.key);
       sent = true;
+      admission.dispatched();
       const value = await run(candidate.model, { signal, candidate: candidate as Candidate<unknown> });
       breaker.onSuccess();
       if (options.stream) for (const s of signals) s.stop();
       else for (const s of signals) s.dispose();
-      return { value, candidate, admission, callSignal: call, attemptSignals: signals, failures };
+      return {
+        value,
+        candidate,
+        admission,
+        callSignal: call,
+        attemptSignals: signals,
+        failures,
+        limiterWaitMs: waited.ms,
+      };
     } catch (raw) {
       const timeout = signals.map((s) => s.timedOut()).find((e) => e !== undefined) ?? call.timedOut();
       for (const s of signals) s.dispose();

@@ -466,6 +466,7 @@ describe("cache through the wrapper", () => {
     const l = layer({ cache: { path } });
     const model = l.wrap(openai.chat("gpt-4o-mini"));
     await generateText({ model, prompt, maxRetries: 0 });
+    l.cache?.flush();
     const { DatabaseSync } = await import("node:sqlite");
     const db = new DatabaseSync(path);
     db.exec("UPDATE bodies SET body = CAST('{}' AS BLOB)");
