@@ -6,15 +6,17 @@ import {
   InjectedFailureError,
   ModelCallFailedError,
 } from "./errors.ts";
+import { withFallbacks } from "./fallback.ts";
 import type { Admission, ModelLimiter } from "./limiter.ts";
 import type { ModelEvent } from "./options.ts";
 import { classifyFailure, type FailureInfo, type RetryConfig, retryDelayMs, sleep } from "./retry.ts";
 import { type TimedSignal, type TimeoutConfig, timedSignal } from "./timeout.ts";
 
 /**
- * The part of a call that talks to providers: for each candidate model in order (the model,
- * then its fallbacks), a retry loop whose every attempt passes the candidate's limiter, its
- * circuit breaker and the attempt timeout before reaching the provider.
+ * The part of a call that talks to providers, composed here: for each candidate model in
+ * order (fallback.ts: the model, then its fallbacks), a retry loop (retry.ts) whose every
+ * attempt passes the candidate's limiter (limiter.ts), its circuit breaker (breaker.ts) and
+ * the attempt timeout (timeout.ts) before reaching the provider.
  *
  *   fallback ─► retry ─► limits ─► breaker ─► timeout ─► provider
  *
@@ -103,39 +105,30 @@ export async function execute<M, T>(
   const call = timedSignal(options.callerSignal, options.timeout.callMs, "call", options.requested);
   const failures: AttemptRecord[] = [];
   const waited = { ms: 0 };
-  let lastError: unknown;
-  let lastInfo: FailureInfo | undefined;
+  let result: Awaited<ReturnType<typeof withFallbacks<Candidate<M>, Outcome<T, M>>>>;
   try {
-    for (let c = 0; c < candidates.length; c++) {
-      const candidate = candidates[c] as Candidate<M>;
-      try {
-        const outcome = await retryLoop(host, candidate, options, call, failures, waited, run);
-        return outcome;
-      } catch (error) {
-        if (options.callerSignal?.aborted && call.timedOut() === undefined) throw error;
-        lastError = error;
-        lastInfo = classifyFailure(error);
-        const next = candidates[c + 1];
-        if (next === undefined || call.timedOut() !== undefined || !options.fallbackOn(error)) break;
-        host.emit({
-          type: "fallback",
-          from: candidate.key,
-          to: next.key,
-          code: lastInfo.code,
-          reason: lastInfo.message,
-        });
-      }
-    }
+    result = await withFallbacks(
+      candidates,
+      (candidate) => retryLoop(host, candidate, options, call, failures, waited, run),
+      {
+        isFinal: () => options.callerSignal?.aborted === true && call.timedOut() === undefined,
+        isOver: () => call.timedOut() !== undefined,
+        fallbackOn: options.fallbackOn,
+        onFallback: (from, to, info) =>
+          host.emit({ type: "fallback", from, to, code: info.code, reason: info.message }),
+      },
+    );
   } catch (error) {
     call.dispose();
     throw error;
   }
+  if (result.ok) return result.value;
   call.dispose();
   throw new ModelCallFailedError({
     model: options.requested,
     attempts: failures,
-    cause: lastError,
-    retryable: lastInfo?.retryable ?? false,
+    cause: result.error,
+    retryable: result.info?.retryable ?? false,
   });
 }
 
