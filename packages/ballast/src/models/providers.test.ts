@@ -110,7 +110,9 @@ describe("across providers", () => {
     expect(f.anthropicServer.requests).toHaveLength(2);
     expect(f.geminiServer.requests).toHaveLength(2);
     f.anthropicServer.script([{ dropAfterChunks: 5 }]);
-    const error = await streamText({ model: claude, prompt: "drop", maxRetries: 0 }).text.catch((e) => e);
+    const error = await Promise.resolve(
+      streamText({ model: claude, prompt: "drop", maxRetries: 0 }).text,
+    ).catch((e: unknown) => e as { cause?: unknown });
     expect(StreamInterruptedError.isInstance(error) || StreamInterruptedError.isInstance(error?.cause)).toBe(
       true,
     );
