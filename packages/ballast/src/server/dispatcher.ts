@@ -162,6 +162,7 @@ export class Dispatcher {
     const tenant = this.gatekeeper.requestTenant(principal, meta.header);
     const ownerTenant = operation.owner ? await operation.owner(input, this.deps) : undefined;
     this.gatekeeper.authorize(principal, tenant, { ...base, path: operation.path(input), ownerTenant });
+    await operation.check?.(input, this.deps);
     return { input, ctx: { principal, tenant, traceId, transport: meta.transport, signal } };
   }
 

@@ -62,6 +62,8 @@ export interface Operation<I = unknown, O = unknown> {
   path(input: I): string;
   /** The tenant owning the target, for operations on an existing object. */
   owner?(input: I, deps: ServiceDeps): Promise<string | undefined>;
+  /** Runs after authorisation, before anything is sent: a stream's 404 must come before its 200. */
+  check?(input: I, deps: ServiceDeps): Promise<unknown>;
   /** Unary operations. */
   run?(input: I, ctx: CallContext, deps: ServiceDeps): Promise<O>;
   /** Streaming operations (no server deadline; they end with the run or the caller). */
@@ -218,8 +220,8 @@ export function createOperations() {
       input: z.strictObject({ runId, fromSeq: z.number().int().min(0).optional() }),
       path: (input) => `runs/${input.runId}`,
       owner: runOwner,
+      check: (input, deps) => requireRun(deps, input.runId),
       stream: async function* (input, ctx, deps) {
-        await requireRun(deps, input.runId);
         for await (const event of watchEvents(deps.journal, input.runId, {
           ...(input.fromSeq === undefined ? {} : { fromSeq: input.fromSeq }),
           pollMs: deps.pollMs,

@@ -40,6 +40,15 @@ export function connectErrorOf(error: unknown, traceId: string): ConnectError {
   );
 }
 
+/** A request message as the operation's JSON input; a message that has no JSON form is the caller's error. */
+function inputOf<D extends DescMessage>(desc: D, request: MessageShape<D>): JsonValue {
+  try {
+    return toJson(desc, request);
+  } catch (error) {
+    throw new ConnectError(`The request cannot be read: ${(error as Error).message}`, Code.InvalidArgument);
+  }
+}
+
 function connectMeta(ctx: HandlerContext): CallMeta {
   return {
     transport: ctx.protocolName,
@@ -72,7 +81,7 @@ export function connectRoutes(dispatcher: Dispatcher): (router: ConnectRouter) =
   const unary = (method: UnaryMethod, name: OperationName) => {
     const desc = BallastService.method[method];
     return async (request: MessageShape<typeof desc.input>, ctx: HandlerContext) => {
-      const outcome = await dispatcher.call(name, toJson(desc.input, request), connectMeta(ctx));
+      const outcome = await dispatcher.call(name, inputOf(desc.input, request), connectMeta(ctx));
       ctx.responseHeader.set("x-trace-id", outcome.traceId);
       if (!outcome.ok) throw connectErrorOf(outcome.error, outcome.traceId);
       try {
@@ -94,7 +103,7 @@ export function connectRoutes(dispatcher: Dispatcher): (router: ConnectRouter) =
     request: MessageShape<typeof watch.input>,
     ctx: HandlerContext,
   ): AsyncGenerator<MessageShape<typeof watch.output>> {
-    const outcome = await dispatcher.open("runs.watch", toJson(watch.input, request), connectMeta(ctx));
+    const outcome = await dispatcher.open("runs.watch", inputOf(watch.input, request), connectMeta(ctx));
     ctx.responseHeader.set("x-trace-id", outcome.traceId);
     if (!outcome.ok) throw connectErrorOf(outcome.error, outcome.traceId);
     try {
