@@ -9,6 +9,7 @@ import { CostLedger, type CostSummary } from "./cost-summary.ts";
 import { EmbeddingCapError, type EmbeddingFallbackReason } from "./errors.ts";
 import type { AnsweredInfo, FailedInfo, LayerCore } from "./layer-core.ts";
 import { type LimiterStats, ModelLimiter } from "./limiter.ts";
+import { modelMetrics } from "./metrics.ts";
 import {
   type CacheConfig,
   type CallOptions,
@@ -144,6 +145,7 @@ export class ModelLayer implements LayerCore {
     const log = this.logger;
     switch (event.type) {
       case "retry":
+        modelMetrics.retriesTotal.inc({ model: event.model, code: event.code });
         log.info(
           {
             model: event.model,
@@ -156,6 +158,7 @@ export class ModelLayer implements LayerCore {
         );
         break;
       case "fallback":
+        modelMetrics.fallbacksTotal.inc({ from: event.from, to: event.to });
         log.warn(
           { from: event.from, to: event.to, code: event.code, reason: redactText(event.reason) },
           "model call falling back",
@@ -259,6 +262,27 @@ export class ModelLayer implements LayerCore {
       costUsd: info.costUsd,
       cacheHit: info.cacheHit,
     });
+    const stage = info.stage ?? "none";
+    modelMetrics.callsTotal.inc({
+      model,
+      stage,
+      kind: info.kind,
+      outcome: info.cacheHit ? "cache_hit" : "answered",
+    });
+    modelMetrics.callDurationSeconds.observe({ model, kind: info.kind }, info.latencyMs / 1000);
+    if (!info.cacheHit) {
+      const u = info.usage;
+      for (const [type, n] of [
+        ["input", u.inputTokens],
+        ["output", u.outputTokens],
+        ["cache_read", u.cacheReadTokens],
+        ["cache_write", u.cacheWriteTokens],
+        ["reasoning", u.reasoningTokens],
+      ] as const) {
+        if (n > 0) modelMetrics.tokensTotal.inc({ model, stage, type }, n);
+      }
+      if (info.costUsd) modelMetrics.costUsdTotal.inc({ model, stage }, info.costUsd);
+    }
     if (
       this.options.onEvent === undefined &&
       info.requested === model &&
@@ -291,6 +315,12 @@ export class ModelLayer implements LayerCore {
       ...(info.item === undefined ? {} : { item: info.item }),
     };
     this.#failures.push(trace);
+    modelMetrics.callsTotal.inc({
+      model: info.requested,
+      stage: info.stage ?? "none",
+      kind: "call",
+      outcome: "failed",
+    });
     if (this.#failures.length > MAX_FAILURE_TRACES) this.#failures.shift();
     this.emit({
       type: "failed",

@@ -8,7 +8,7 @@ import { MockLanguageModelV4 } from "ai/test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { expectWarning } from "../../test/fail-on-warnings.ts";
-import { createLogger } from "../flow/observe.ts";
+import { createLogger, metricsRegistry } from "../flow/observe.ts";
 import type { FakeRequest, FakeServer } from "../testing/fake-server.ts";
 import { startFakeOpenAI } from "../testing/openai-fake.ts";
 import { ModelCallFailedError, StreamInterruptedError } from "./errors.ts";
@@ -188,6 +188,19 @@ describe("wrapModel through the AI SDK", () => {
       logLines.some((l) => l.includes("answered by a fallback") && l.includes("openai:gpt-5-mini")),
     ).toBe(true);
     expect(l.costSummary().byModel.map((m) => m.model)).toEqual(["openai:gpt-5-mini"]);
+    const metrics = await metricsRegistry.metrics();
+    expect(metrics).toMatch(
+      /ballast_model_fallbacks_total\{from="openai:gpt-4o-mini",to="openai:gpt-4.1"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /ballast_model_retries_total\{model="openai:gpt-4o-mini",code="http_503"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /ballast_model_calls_total\{model="openai:gpt-5-mini",stage="mapping",kind="generate",outcome="answered"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /ballast_model_tokens_total\{model="openai:gpt-5-mini",stage="mapping",type="input"\} [1-9]/,
+    );
   });
 
   it("hands over to the fallback while the breaker is open, then probes again", async () => {
