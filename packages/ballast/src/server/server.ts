@@ -7,6 +7,7 @@ import type { Workflow } from "../flow/types.ts";
 import type { AuditSink } from "../guard/audit-types.ts";
 import type { PolicyEngine } from "../guard/policy-engine.ts";
 import type { JournalStore } from "../journal/types.ts";
+import { registerDashboard } from "./dashboard/plugin.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { Gatekeeper } from "./gatekeeper.ts";
 import { registerConnect } from "./grpc/connect-routes.ts";
@@ -62,6 +63,8 @@ export interface ServerOptions extends ServerSettingsInput {
   api?: boolean;
   /** Serve MCP over streamable HTTP at `/mcp` (default false). */
   mcp?: boolean;
+  /** The dashboard at `/` (default on; `false` serves its API routes only). */
+  dashboard?: { assetsDir?: string } | false;
 }
 
 export interface ListenResult {
@@ -121,6 +124,14 @@ export class BallastServer {
         registerRestRoutes(app, dispatcher, { sseHeartbeatMs: settings.sseHeartbeatMs });
         if (options.proxy !== undefined) await registerProxy(app, dispatcher, options.proxy);
         await registerConnect(app, dispatcher, { maxMessageBytes: settings.grpcMaxMessageBytes });
+        if (mode !== "h2c") {
+          await registerDashboard(app, dispatcher, {
+            ...(options.dashboard === false ? { assets: false } : options.dashboard),
+            audit: options.audit,
+            deadlineMs: settings.deadlineMs,
+            sseHeartbeatMs: settings.sseHeartbeatMs,
+          });
+        }
       } else {
         registerHealthRoute(app, dispatcher);
       }

@@ -203,7 +203,8 @@ export async function registerProxy(
     const body = request.body as { model?: unknown } | undefined;
     const name = typeof body?.model === "string" ? body.model : "";
     const controller = new AbortController();
-    request.raw.on("close", () => {
+    // The response closing before it finished means the client went away: stop the call.
+    reply.raw.on("close", () => {
       if (!reply.raw.writableFinished) controller.abort();
     });
     const outcome = await dispatcher.admit(
