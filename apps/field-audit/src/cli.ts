@@ -123,7 +123,7 @@ export function buildProgram(
         },
         io.env,
       );
-      const log = createAppLogger(config.logLevel);
+      const log = createAppLogger(config.logLevel, { write: (line: string) => io.stderr.write(line) });
       const bar =
         io.stderr.isTTY === true && o["json"] !== true
           ? new cliProgress.SingleBar(
@@ -138,6 +138,7 @@ export function buildProgram(
       let started = false;
       const result = await runAudit(config, {
         env: io.env,
+        captionPolicy: { logger: log },
         onProgress: (stage, done, total) => {
           if (!bar) return;
           if (!started) {

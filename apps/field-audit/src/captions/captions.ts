@@ -1,8 +1,8 @@
 import type { LanguageModelV4 } from "@ai-sdk/provider";
 import { generateText } from "ai";
-import { toErrorRecord } from "ballast";
+import { type Logger, toErrorRecord } from "ballast";
 import { sanitizeModelText } from "ballast/guard";
-import { type ModelEvent, type ModelLayer, wrapModel } from "ballast/models";
+import { createModelLayer, type ModelEvent, type ModelLayer } from "ballast/models";
 import type { DetectedEvent } from "../events/detect.ts";
 
 /**
@@ -34,6 +34,8 @@ export interface CaptionPolicy {
   /** Longest caption kept, in code points (default 400). */
   maxLength?: number;
   onEvent?: (event: ModelEvent) => void;
+  /** Where the model layer logs retries and failures (default: stderr at warn). */
+  logger?: Logger;
   /** Share an existing layer instead of the options above. */
   layer?: ModelLayer;
 }
@@ -68,8 +70,15 @@ export function captionPrompt(event: DetectedEvent): string {
   ].join("\n");
 }
 
-/** The captioning model with the layer's policies, for a raw AI SDK model. */
-export function captionModel(model: LanguageModelV4, policy: CaptionPolicy = {}): LanguageModelV4 {
+/**
+ * The captioning model with the layer's policies, for a raw AI SDK model, and the layer it
+ * runs in (shared when `policy.layer` is given; else a private one the caller closes, which
+ * flushes the response cache).
+ */
+export function captionModel(
+  model: LanguageModelV4,
+  policy: CaptionPolicy = {},
+): { model: LanguageModelV4; layer: ModelLayer; owned: boolean } {
   const wrap = {
     stage: "captions",
     retry: {
@@ -80,16 +89,17 @@ export function captionModel(model: LanguageModelV4, policy: CaptionPolicy = {})
     },
     timeout: { attemptMs: policy.attemptTimeoutMs ?? 30_000, callMs: policy.callTimeoutMs ?? 120_000 },
   };
-  if (policy.layer) return wrapModel(model, { ...wrap, layer: policy.layer });
-  return wrapModel(model, {
-    ...wrap,
+  if (policy.layer) return { model: policy.layer.wrap(model, wrap), layer: policy.layer, owned: false };
+  const layer = createModelLayer({
     breaker: {
       consecutiveFailures: policy.breakerFailures ?? 5,
       coolDownMs: policy.breakerCoolDownMs ?? 30_000,
     },
     ...(policy.cachePath ? { cache: { path: policy.cachePath } } : {}),
     ...(policy.onEvent ? { onEvent: policy.onEvent } : {}),
+    ...(policy.logger ? { logger: policy.logger } : {}),
   });
+  return { model: layer.wrap(model, wrap), layer, owned: true };
 }
 
 export async function captionEvents(
@@ -97,7 +107,7 @@ export async function captionEvents(
   model: LanguageModelV4,
   policy: CaptionPolicy = {},
 ): Promise<Caption[]> {
-  const wrapped = captionModel(model, policy);
+  const { model: wrapped, layer, owned } = captionModel(model, policy);
   const maxLength = policy.maxLength ?? 400;
   const out: Caption[] = new Array(inputs.length);
   let next = 0;
@@ -139,6 +149,10 @@ export async function captionEvents(
     }
   };
   const workers = Math.max(1, Math.min(policy.workers ?? 4, inputs.length));
-  await Promise.all(Array.from({ length: workers }, worker));
+  try {
+    await Promise.all(Array.from({ length: workers }, worker));
+  } finally {
+    if (owned) layer.close();
+  }
   return out;
 }
