@@ -2,7 +2,7 @@ import { BallastError } from "ballast";
 import cliProgress from "cli-progress";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { type AuditConfigInput, resolveConfig } from "./config.ts";
-import { FEATURE_COLUMNS, type FeatureColumn } from "./features/extract.ts";
+import { closeDepthPools, FEATURE_COLUMNS, type FeatureColumn } from "./features/extract.ts";
 import { generateRun } from "./generator/generate-run.ts";
 import { createAppLogger } from "./logging.ts";
 import { runAudit } from "./pipeline.ts";
@@ -146,8 +146,9 @@ export function buildProgram(
             started = true;
           } else bar.update(done, { stage });
         },
-      }).finally(() => {
+      }).finally(async () => {
         if (started) bar?.stop();
+        await closeDepthPools();
       });
       log.info({ runId: result.runId, events: result.detection.events.length }, "audit finished");
       const summary = {

@@ -72,6 +72,32 @@ export interface FeatureResult {
   stats: FeatureStats;
 }
 
+// One pool per worker count, kept between audits in a process (starting threads costs more
+// than decoding a run's worth of small depth frames); idle threads exit after a few
+// seconds, so a finished CLI process is not held open.
+const pools = new Map<number, Piscina>();
+
+function depthPool(workers: number): Piscina {
+  let pool = pools.get(workers);
+  if (pool === undefined) {
+    pool = new Piscina({
+      filename: new URL("./depth-worker.ts", import.meta.url).href,
+      minThreads: 0,
+      maxThreads: workers,
+      idleTimeout: 2_000,
+    });
+    pools.set(workers, pool);
+  }
+  return pool;
+}
+
+/** Stops the depth worker pools (the CLI calls it when done; tests and benches may). */
+export async function closeDepthPools(): Promise<void> {
+  const all = [...pools.values()];
+  pools.clear();
+  await Promise.all(all.map((p) => p.destroy()));
+}
+
 export function depthParamsOf(run: RunData): DepthFeatureParams {
   const d = run.manifest.depth;
   const m = run.manifest.camera.mount;
@@ -165,18 +191,10 @@ export async function extractFeatures(run: RunData, options: ExtractOptions = {}
       params,
     });
     if (workers > 1 && batches.length > 1) {
-      const pool = new Piscina({
-        filename: new URL("./depth-worker.ts", import.meta.url).href,
-        minThreads: workers,
-        maxThreads: workers,
-      });
-      try {
-        await Promise.all(
-          batches.map(async (indices) => accept(indices, (await pool.run(task(indices))) as DepthTaskResult)),
-        );
-      } finally {
-        await pool.destroy();
-      }
+      const pool = depthPool(workers);
+      await Promise.all(
+        batches.map(async (indices) => accept(indices, (await pool.run(task(indices))) as DepthTaskResult)),
+      );
     } else {
       for (const indices of batches) accept(indices, runDepthTask(task(indices)));
     }
