@@ -31,10 +31,10 @@ import { writeFileAtomic } from "./util/atomic.ts";
 /**
  * The audit as a durable ballast workflow. Ingest validates the whole run first, outside
  * the workflow, so a bad input starts nothing and writes nothing. The stages (features,
- * events, captions, report) are journaled steps: a crashed audit resumes where it stopped,
- * and caption calls go through the model layer inside the run. Journaled results are
- * JSON (NaN becomes null); the decoded run is kept in memory and re-read on resume, checked
- * against the dataset hash the run started with.
+ * events, captions, report) are journaled steps, and caption calls go through the model
+ * layer inside the run, so they are journaled model calls. Journaled results are JSON (NaN
+ * becomes null); the decoded run stays in memory, and is re-read and checked against the
+ * dataset hash the run started with if the workflow body runs again (resume).
  */
 
 export interface AuditDeps {

@@ -231,3 +231,20 @@ describe("MLflow (optional)", () => {
     expect(down.reason).toMatch(/MLflow logging failed/);
   });
 });
+
+describe("perf budget gate", () => {
+  it("passes within budget and names every miss", async () => {
+    const { judgePerfBudget } = await import("../src/perf-budget.ts");
+    expect(judgePerfBudget({ coldMs: 400, warmMs: 20, warmDecoded: 0 })).toEqual({ ok: true, failures: [] });
+    const miss = judgePerfBudget(
+      { coldMs: 9000, warmMs: 3000, warmDecoded: 4 },
+      { maxColdMs: 5000, minWarmSpeedup: 5 },
+    );
+    expect(miss.ok).toBe(false);
+    expect(miss.failures).toEqual([
+      "cold features took 9000 ms, budget 5000 ms",
+      "warm cache speedup 3.0x is below 5x",
+      "the warm run decoded 4 depth images (expected 0)",
+    ]);
+  });
+});
