@@ -5,6 +5,7 @@ import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { articles } from "../../examples/articles.ts";
 import { digest } from "../../examples/digest-workflow.ts";
+import { type CliResult, runCli } from "../../test/cli-harness.ts";
 import { createBallast } from "../flow/engine.ts";
 import { homeDatabasePath } from "../home.ts";
 import { openJournal } from "../journal/index.ts";
@@ -14,32 +15,7 @@ import { buildProgram } from "./program.ts";
 const workflowsModule = new URL("../../examples/digest-workflow.ts", import.meta.url).pathname;
 let home: string;
 
-async function cli(...args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
-  let out = "";
-  let err = "";
-  const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  process.exitCode = 0;
-  try {
-    await buildProgram()
-      .exitOverride()
-      .parseAsync([...args, "--home", home], { from: "user" });
-  } catch (error) {
-    process.exitCode = reportError(error, args.includes("--json"));
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  const exitCode = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out, err, exitCode };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(buildProgram(), home, args);
 
 async function finishedRun(runId = "r1"): Promise<string> {
   const journal = await openJournal({ home });

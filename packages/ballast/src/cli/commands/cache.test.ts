@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type CliResult, runCli } from "../../../test/cli-harness.ts";
 import { defaultCachePath, ResponseCache } from "../../models/cache.ts";
-import { reportError } from "../output.ts";
 import { registerCacheCommand } from "./cache.ts";
 
 let home: string;
@@ -17,30 +17,7 @@ function program(): Command {
   return p;
 }
 
-async function cli(...args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
-  let out = "";
-  let err = "";
-  const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  process.exitCode = 0;
-  try {
-    await program().parseAsync([...args, "--home", home], { from: "user" });
-  } catch (error) {
-    process.exitCode = reportError(error, args.includes("--json"));
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  const exitCode = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out, err, exitCode };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(program(), home, args);
 
 function seed(now: () => number = Date.now): string {
   const path = defaultCachePath(home);
