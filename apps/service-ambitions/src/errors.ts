@@ -20,6 +20,8 @@ export interface ItemErrorOptions {
   requestIds?: string[];
   /** Answers asked for, re-asks included. */
   asks?: number;
+  /** The code of the underlying failure (`mapping_unknown_ids`, `model_call_failed`, ...). */
+  causeCode?: string;
 }
 
 function detailsOf(options: ItemErrorOptions): Record<string, unknown> {
@@ -30,6 +32,7 @@ function detailsOf(options: ItemErrorOptions): Record<string, unknown> {
     ...(options.problems === undefined ? {} : { problems: options.problems }),
     ...(options.requestIds === undefined ? {} : { requestIds: options.requestIds }),
     ...(options.asks === undefined ? {} : { asks: options.asks }),
+    ...(options.causeCode === undefined ? {} : { causeCode: options.causeCode }),
   };
 }
 

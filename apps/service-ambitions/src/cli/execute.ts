@@ -122,7 +122,18 @@ export async function execute(io: Io, plan: Plan): Promise<number> {
       runtime.layer.close();
     }
     const seconds = (performance.now() - t0) / 1000;
-    const cost = costReport(await journal.readEvents(plan.runId));
+    const events = await journal.readEvents(plan.runId);
+    const cost = costReport(events);
+    const budgetWarnings = [
+      ...events.flatMap((e) => {
+        if (e.type !== "budget.warning") return [];
+        const d = e.data as { dimension: string; limit: number; used: number; label?: string };
+        return [
+          `run budget: ${d.dimension} reached ${d.used} (limit ${d.limit})${d.label ? ` at ${d.label}` : ""}`,
+        ];
+      }),
+      ...runtime.stats.budgetWarnings,
+    ];
     const code = result.status === "completed" ? EXIT.ok : exitCodeOf(result.error?.code ?? result.status);
 
     if (result.error !== undefined) io.err(errorLine(result.error, { run_id: plan.runId }));
@@ -147,7 +158,7 @@ export async function execute(io: Io, plan: Plan): Promise<number> {
             byService: cost.byService,
           },
           journal: journalPath(plan.home),
-          modelStats: runtime.stats,
+          modelStats: { ...runtime.stats, budgetWarnings },
         }),
       );
     } else {
@@ -164,7 +175,7 @@ export async function execute(io: Io, plan: Plan): Promise<number> {
           ...(display.topServices === undefined ? {} : { topServices: display.topServices }),
         }),
       );
-      for (const warning of runtime.stats.budgetWarnings) io.err(`budget warning (soft): ${warning}`);
+      for (const warning of budgetWarnings) io.err(`budget warning (soft mode, the run went on): ${warning}`);
       if (runtime.stats.fallbacks > 0 || runtime.stats.retries > 0) {
         io.out(`  provider   ${runtime.stats.retries} retries, ${runtime.stats.fallbacks} fallbacks`);
       }

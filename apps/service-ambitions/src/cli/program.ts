@@ -48,11 +48,14 @@ function buildInput(
   io: { output: string; quarantineDir: string },
 ): PipelineInput {
   const loaded = loadInputs(sources);
-  const quarantined = new Set(new QuarantineStore(io.quarantineDir).list().map((r) => r.service_id));
+  const store = new QuarantineStore(io.quarantineDir);
+  const quarantined = new Set(store.list().map((r) => r.service_id));
+  const released = new Set(store.released());
   return {
     settings,
     data: loaded.data,
     skip: loaded.data.services.filter((s) => quarantined.has(s.id)).map((s) => s.id),
+    fresh: loaded.data.services.filter((s) => released.has(s.id) && !quarantined.has(s.id)).map((s) => s.id),
     io,
     meta: {
       gitSha: codeGitSha(),
@@ -273,7 +276,7 @@ function registerQuarantine(program: Command, ctx: Ctx): void {
     .option("--dir <dir>", "quarantine folder", "quarantine")
     .action((serviceId: string, options: { dir?: string }) => {
       dirOf(options).remove(serviceId);
-      ctx.io.out(`released ${serviceId}: the next run processes it again`);
+      ctx.io.out(`released ${serviceId}: the next run processes it again, asking the models afresh`);
     });
 }
 

@@ -26,6 +26,18 @@ export interface CallSettings {
   /** Sent as the provider `seed` where the provider supports it. */
   seed: number | undefined;
   signal: AbortSignal;
+  /** `off` bypasses the response cache (a released record is asked afresh). */
+  cacheMode?: "off";
+}
+
+function callOptions(options: CallSettings) {
+  return {
+    ballast: {
+      stage: options.stage,
+      item: options.item,
+      ...(options.cacheMode === undefined ? {} : { cacheMode: options.cacheMode }),
+    },
+  };
 }
 
 export interface AskOptions<T> extends CallSettings {
@@ -87,7 +99,7 @@ export async function askText(options: CallSettings & { system: string; prompt: 
     maxRetries: 0, // the model layer retries, with limits and fallbacks
     abortSignal: options.signal,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
-    providerOptions: { ballast: { stage: options.stage, item: options.item } },
+    providerOptions: callOptions(options),
   });
   return { text: result.text, modelId: result.response.modelId, requestId: result.response.id };
 }
@@ -109,7 +121,7 @@ export async function askStructured<T>(options: AskOptions<T>): Promise<Answer<T
         maxRetries: 0,
         abortSignal: options.signal,
         ...(options.seed === undefined ? {} : { seed: options.seed }),
-        providerOptions: { ballast: { stage: options.stage, item: options.item } },
+        providerOptions: callOptions(options),
       });
       if (result.response.id) requestIds.push(result.response.id);
       const value = result.output as T;

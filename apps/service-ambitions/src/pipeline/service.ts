@@ -36,6 +36,8 @@ export interface ServiceEnv {
   settings: Settings;
   data: PipelineData;
   runtime: PipelineRuntime;
+  /** Ask the models afresh, bypassing the response cache (a released quarantine record). */
+  fresh: boolean;
 }
 
 interface Deferred<T> {
@@ -87,7 +89,8 @@ function toItemError(
     stage,
     plateau,
     message: cause.message,
-    cause: cause,
+    cause,
+    causeCode: cause.code,
     problems: Array.isArray(details["problems"]) ? (details["problems"] as string[]) : [],
     requestIds: Array.isArray(details["requestIds"]) ? (details["requestIds"] as string[]) : [],
     ...(typeof details["asks"] === "number" ? { asks: details["asks"] } : {}),
@@ -114,6 +117,7 @@ export async function processService(
   service: Service,
 ): Promise<ServiceRecord> {
   const { settings, data, runtime } = env;
+  const stepEnv = { runtime, settings, fresh: env.fresh };
   const { gauge, hooks } = runtime;
   const chain = data.plateaus.map(() => deferred<string[]>());
   const models = new Set<string>();
@@ -133,7 +137,7 @@ export async function processService(
       hooks.onPlateau?.({ serviceId: service.id, plateau: plateau.level, phase: "enter", inFlight: entered });
       try {
         const description = await guard("descriptions", plateau, () =>
-          ctx.step("describe", (step) => describeStep(runtime, settings, service, plateau, step)),
+          ctx.step("describe", (step) => describeStep(stepEnv, service, plateau, step)),
         );
         hooks.onStep?.({ serviceId: service.id, stage: "descriptions", plateau: plateau.level });
         models.add(description.model);
@@ -143,7 +147,7 @@ export async function processService(
           ctx.all(
             service.customer_types.map((customerType) => async () => {
               const result = await ctx.step("features", (step) =>
-                featuresStep(runtime, settings, service, plateau, customerType, earlier, step),
+                featuresStep(stepEnv, service, plateau, customerType, earlier, step),
               );
               hooks.onStep?.({ serviceId: service.id, stage: "features", plateau: plateau.level });
               return result;
@@ -181,7 +185,7 @@ export async function processService(
             (kind: CatalogueKind) => () =>
               guard(`mapping:${kind}`, plateau, async () => {
                 const result = await ctx.step("map", (step) =>
-                  mappingStep(runtime, settings, service, plateau, kind, refs, data.catalogues[kind], step),
+                  mappingStep(stepEnv, service, plateau, kind, refs, data.catalogues[kind], step),
                 );
                 hooks.onStep?.({ serviceId: service.id, stage: "mapping", plateau: plateau.level });
                 return result;

@@ -39,13 +39,24 @@ export interface MappingResult {
 
 const clean = (text: string, maxLength: number) => sanitizeModelText(text, { maxLength });
 
+/** How a step calls its model: `fresh` bypasses the response cache. */
+export interface StepEnv {
+  runtime: PipelineRuntime;
+  settings: Settings;
+  fresh: boolean;
+}
+
+function cacheOf(env: StepEnv): { cacheMode?: "off" } {
+  return env.fresh ? { cacheMode: "off" } : {};
+}
+
 export async function describeStep(
-  runtime: PipelineRuntime,
-  settings: Settings,
+  env: StepEnv,
   service: Service,
   plateau: Plateau,
   step: StepContext,
 ): Promise<DescriptionResult> {
+  const { runtime, settings } = env;
   const { system, prompt } = descriptionPrompt(service, plateau);
   const answer = await askText({
     model: runtime.models.descriptions,
@@ -54,6 +65,7 @@ export async function describeStep(
     maxOutputTokens: settings.maxOutputTokens.descriptions,
     seed: runtime.seeds.descriptions,
     signal: step.signal,
+    ...cacheOf(env),
     system,
     prompt,
   });
@@ -61,14 +73,14 @@ export async function describeStep(
 }
 
 export async function featuresStep(
-  runtime: PipelineRuntime,
-  settings: Settings,
+  env: StepEnv,
   service: Service,
   plateau: Plateau,
   customerType: string,
   earlier: readonly string[],
   step: StepContext,
 ): Promise<FeaturesResult> {
+  const { runtime, settings } = env;
   const count = settings.featuresPerRole;
   const { system, prompt } = featuresPrompt(service, plateau, customerType, count, earlier);
   const answer = await askStructured({
@@ -78,6 +90,7 @@ export async function featuresStep(
     maxOutputTokens: settings.maxOutputTokens.features,
     seed: runtime.seeds.features,
     signal: step.signal,
+    ...cacheOf(env),
     system,
     prompt,
     schema: featuresAnswerSchema,
@@ -100,8 +113,7 @@ export async function featuresStep(
 }
 
 export async function mappingStep(
-  runtime: PipelineRuntime,
-  settings: Settings,
+  env: StepEnv,
   service: Service,
   plateau: Plateau,
   kind: CatalogueKind,
@@ -109,6 +121,7 @@ export async function mappingStep(
   catalogue: readonly CatalogueItem[],
   step: StepContext,
 ): Promise<MappingResult> {
+  const { runtime, settings } = env;
   const { system, prompt } = mappingPrompt(service, plateau, kind, features, catalogue);
   const ids = features.map((f) => f.feature_id);
   const answer = await askStructured({
@@ -118,6 +131,7 @@ export async function mappingStep(
     maxOutputTokens: settings.maxOutputTokens.mapping,
     seed: runtime.seeds.mapping,
     signal: step.signal,
+    ...cacheOf(env),
     system,
     prompt,
     schema: mappingAnswerSchema,

@@ -37,6 +37,8 @@ export interface PipelineInput {
   data: PipelineData;
   /** Services left out because they were in quarantine when the run started. */
   skip: string[];
+  /** Services released from quarantine: asked afresh (no response cache), then their release cleared. */
+  fresh: string[];
   io: { output: string; quarantineDir: string };
   meta: {
     gitSha: string | null;
@@ -97,7 +99,7 @@ async function quarantine(
     stage: error.stage,
     ...(typeof details["plateau"] === "number" ? { plateau: details["plateau"] } : {}),
     error: error.name,
-    code: (details["cause"] as ErrorRecord | undefined)?.code ?? error.code,
+    code: typeof details["causeCode"] === "string" ? details["causeCode"] : error.code,
     message: error.message,
     problems: (details["problems"] as string[] | undefined) ?? [],
     request_ids: (details["requestIds"] as string[] | undefined) ?? [],
@@ -123,22 +125,34 @@ export const serviceAmbitions = defineWorkflow({
     const { settings, data } = input;
     const runtime = await runtimeFor(ctx.runId, settings);
     const skip = new Set(input.skip);
+    const fresh = new Set(input.fresh);
     const todo = data.services.filter((s) => !skip.has(s.id));
     const outcomes = await ctx.map(
       todo,
       async (service): Promise<Outcome> => {
+        let outcome: Outcome;
         try {
-          const record = await processService(ctx, { settings, data, runtime }, service);
-          runtime.hooks.onService?.({ serviceId: service.id, outcome: "completed" });
-          return { ok: true, record };
+          const env = { settings, data, runtime, fresh: fresh.has(service.id) };
+          outcome = { ok: true, record: await processService(ctx, env, service) };
         } catch (error) {
           const item = error instanceof ProcessingError || error instanceof MappingError ? error : undefined;
           if (item === undefined) throw error;
           if (settings.strict || (settings.strictMapping && item instanceof MappingError)) throw item;
           await quarantine(ctx, input, item);
-          runtime.hooks.onService?.({ serviceId: service.id, outcome: "quarantined" });
-          return { ok: false, serviceId: service.id, error: toErrorRecord(item) };
+          outcome = { ok: false, serviceId: service.id, error: toErrorRecord(item) };
         }
+        if (fresh.has(service.id)) {
+          await ctx.step(
+            "clear-release",
+            () => new QuarantineStore(input.io.quarantineDir).clearRelease(service.id),
+            { sideEffect: true },
+          );
+        }
+        runtime.hooks.onService?.({
+          serviceId: service.id,
+          outcome: outcome.ok ? "completed" : "quarantined",
+        });
+        return outcome;
       },
       { concurrency: settings.serviceConcurrency },
     );

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ValidationError } from "ballast";
 import { writeFileAtomic } from "../output/write.ts";
@@ -7,7 +7,10 @@ import { writeFileAtomic } from "../output/write.ts";
  * Records that still failed after their retries and re-asks, one JSON file per service in
  * the quarantine folder, with what is needed to triage them: the stage, the error, the
  * validation problems of each ask, provider request ids and the run. A quarantined service
- * is skipped by later runs until `quarantine rm` releases it for reprocessing.
+ * is skipped by later runs until `quarantine rm` releases it for reprocessing: the record
+ * moves to `released/`, and the next run asks the models afresh for that service (its
+ * calls bypass the response cache, which holds the answers that failed) and then clears
+ * the release.
  */
 
 export interface QuarantineRecord {
@@ -72,10 +75,27 @@ export class QuarantineStore {
     return JSON.parse(readFileSync(path, "utf8")) as QuarantineRecord;
   }
 
-  /** Releases a record: the next run processes the service again. */
+  /** Releases a record: the next run processes the service again, without the cache. */
   remove(serviceId: string): QuarantineRecord {
     const record = this.get(serviceId);
-    rmSync(this.#path(serviceId));
+    mkdirSync(join(this.dir, "released"), { recursive: true });
+    renameSync(this.#path(serviceId), join(this.dir, "released", `${serviceId}.json`));
     return record;
+  }
+
+  /** Services released and not yet reprocessed. */
+  released(): string[] {
+    const dir = join(this.dir, "released");
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((name) => name.endsWith(".json"))
+      .map((name) => name.slice(0, -5))
+      .sort();
+  }
+
+  /** A released service was reprocessed: forget its release. */
+  clearRelease(serviceId: string): void {
+    this.#path(serviceId); // validates the id
+    rmSync(join(this.dir, "released", `${serviceId}.json`), { force: true });
   }
 }
