@@ -2,7 +2,7 @@ import type { Logger } from "../flow/observe.ts";
 import { redactError } from "../guard/redact.ts";
 import { classify, ServerError } from "./errors.ts";
 import type { Gatekeeper } from "./gatekeeper.ts";
-import { serverMetrics } from "./metrics.ts";
+import { recordOperation } from "./metrics.ts";
 import type { CallContext, Operation, OperationName, Operations, ServiceDeps } from "./operations.ts";
 import { traceIdOf } from "./trace.ts";
 
@@ -23,6 +23,14 @@ export interface CallMeta {
   /** The caller's own deadline (ms from now), when its protocol carries one. */
   deadlineMs?: number | undefined;
 }
+
+interface Admitted {
+  input: unknown;
+  ctx: CallContext;
+}
+
+/** The signal of calls whose caller cannot go away (no transport signal). */
+const NEVER: AbortSignal = new AbortController().signal;
 
 export type Outcome<T> =
   | { ok: true; value: T; traceId: string; ctx: CallContext }
@@ -56,33 +64,46 @@ export class Dispatcher {
   async call<N extends OperationName>(name: N, raw: unknown, meta: CallMeta): Promise<Outcome<unknown>> {
     const operation = this.operations[name] as Operation<unknown, unknown>;
     const traceId = traceIdOf(name, raw);
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(meta.signal?.reason);
-    meta.signal?.addEventListener("abort", onAbort, { once: true });
-    const deadlineMs = Math.min(this.#deadlineMs, meta.deadlineMs ?? Number.POSITIVE_INFINITY);
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const { input, ctx } = await this.#admit(name, operation, raw, meta, traceId, controller.signal);
+      // Unary operations do not stop when the caller leaves or the deadline passes (a started
+      // run keeps running), so they get the caller's signal as is, not one of their own.
+      const admitted = this.#admit(name, operation, raw, meta, traceId, meta.signal ?? NEVER);
+      const { input, ctx } = admitted instanceof Promise ? await admitted : admitted;
       const work = operation.run!(input, ctx, this.deps);
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const error = new ServerError(
-            "deadline_exceeded",
-            `${name} did not finish within its ${deadlineMs} ms deadline; anything it started goes on (a started run keeps running).`,
-          );
-          controller.abort(error);
-          reject(error);
-        }, deadlineMs);
-      });
-      const value = await Promise.race([work, deadline]);
+      const value = operation.instant
+        ? work instanceof Promise
+          ? await work
+          : work
+        : await this.#withDeadline(name, Promise.resolve(work), meta.deadlineMs);
       this.#count(name, meta.transport, "ok");
       return { ok: true, value, traceId, ctx };
     } catch (error) {
       return this.#failed(name, meta.transport, error, traceId);
-    } finally {
-      clearTimeout(timer);
-      meta.signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  #withDeadline<T>(name: string, work: Promise<T>, callerMs: number | undefined): Promise<T> {
+    const deadlineMs = callerMs === undefined ? this.#deadlineMs : Math.min(this.#deadlineMs, callerMs);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new ServerError(
+            "deadline_exceeded",
+            `${name} did not finish within its ${deadlineMs} ms deadline; anything it started goes on (a started run keeps running).`,
+          ),
+        );
+      }, deadlineMs);
+      work.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   /**
@@ -96,7 +117,7 @@ export class Dispatcher {
   ): Promise<Outcome<AsyncIterable<unknown>>> {
     const operation = this.operations[name] as Operation<unknown, unknown>;
     const traceId = traceIdOf(name, raw);
-    const signal = meta.signal ?? new AbortController().signal;
+    const signal = meta.signal ?? NEVER;
     try {
       const { input, ctx } = await this.#admit(name, operation, raw, meta, traceId, signal);
       this.#count(name, meta.transport, "ok");
@@ -124,7 +145,7 @@ export class Dispatcher {
         tenant,
         traceId,
         transport: meta.transport,
-        signal: meta.signal ?? new AbortController().signal,
+        signal: meta.signal ?? NEVER,
       };
       return { ok: true, value: null, traceId, ctx };
     } catch (error) {
@@ -142,14 +163,15 @@ export class Dispatcher {
     return this.#failed(name, transport, error, traceId);
   }
 
-  async #admit(
+  /** Synchronous unless the operation looks up its target's owner or checks it exists. */
+  #admit(
     name: string,
     operation: Operation<unknown, unknown>,
     raw: unknown,
     meta: CallMeta,
     traceId: string,
     signal: AbortSignal,
-  ): Promise<{ input: unknown; ctx: CallContext }> {
+  ): Admitted | Promise<Admitted> {
     const base = { action: operation.action, transport: meta.transport, traceId };
     const principal = this.gatekeeper.authenticate(meta.header, { ...base, path: name });
     const parsed = operation.input.safeParse(raw ?? {});
@@ -160,10 +182,20 @@ export class Dispatcher {
     }
     const input = parsed.data;
     const tenant = this.gatekeeper.requestTenant(principal, meta.header);
-    const ownerTenant = operation.owner ? await operation.owner(input, this.deps) : undefined;
-    this.gatekeeper.authorize(principal, tenant, { ...base, path: operation.path(input), ownerTenant });
-    await operation.check?.(input, this.deps);
-    return { input, ctx: { principal, tenant, traceId, transport: meta.transport, signal } };
+    const admitted: Admitted = {
+      input,
+      ctx: { principal, tenant, traceId, transport: meta.transport, signal },
+    };
+    if (operation.owner === undefined && operation.check === undefined) {
+      this.gatekeeper.authorize(principal, tenant, { ...base, path: operation.path(input) });
+      return admitted;
+    }
+    return (async () => {
+      const ownerTenant = operation.owner ? await operation.owner(input, this.deps) : undefined;
+      this.gatekeeper.authorize(principal, tenant, { ...base, path: operation.path(input), ownerTenant });
+      if (operation.check) await operation.check(input, this.deps);
+      return admitted;
+    })();
   }
 
   #failed(
@@ -184,6 +216,6 @@ export class Dispatcher {
   }
 
   #count(operation: string, transport: string, code: string): void {
-    serverMetrics.operations.inc({ operation, transport, code });
+    recordOperation(operation, transport, code);
   }
 }

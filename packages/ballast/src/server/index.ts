@@ -23,7 +23,13 @@ export { serverMetrics } from "./metrics.ts";
 export type { AuditReader, CallContext, ContextSearcher, OperationName, ServiceDeps } from "./operations.ts";
 export { loadProxyConfig, type ProxyConfigFile } from "./proxy/config.ts";
 export type { ProxyHandle, ProxyModel, ProxyOptions } from "./proxy/routes.ts";
-export { BallastServer, createServer, type ListenResult, type ServerOptions } from "./server.ts";
+export {
+  BallastServer,
+  createDispatcher,
+  createServer,
+  type ListenResult,
+  type ServerOptions,
+} from "./server.ts";
 export {
   assertSafeBind,
   DEFAULT_PORT,

@@ -5,27 +5,64 @@ import { metricsRegistry } from "../flow/observe.ts";
  * The server's metrics, in ballast's registry next to the runtime's. Labels stay
  * low-cardinality: `route` is the route pattern (`/v1/runs/:id`), never a URL; `operation`
  * one of the API's fixed operations; `code` an envelope code.
+ *
+ * The per-request counters are plain numbers in a map, copied into prom-client when the
+ * registry is scraped: prom-client hashes a label object on every `inc`, which on a hot path
+ * like health checks costs more than the request's own work.
  */
+
+interface Tally {
+  labels: Record<string, string>;
+  value: number;
+}
+
+function tallied<L extends string>(name: string, help: string, labelNames: readonly L[]) {
+  const tallies = new Map<string, Tally>();
+  const counter = new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [metricsRegistry],
+    collect() {
+      this.reset();
+      for (const { labels, value } of tallies.values()) this.inc(labels as Partial<Record<L, string>>, value);
+    },
+  });
+  return {
+    counter,
+    add(key: string, labels: () => Record<L, string>): void {
+      const tally = tallies.get(key);
+      if (tally === undefined) tallies.set(key, { labels: labels(), value: 1 });
+      else tally.value += 1;
+    },
+  };
+}
+
+const httpRequests = tallied(
+  "ballast_http_requests_total",
+  "HTTP requests answered, by route pattern, method and status.",
+  ["route", "method", "status"] as const,
+);
+
+const operations = tallied(
+  "ballast_server_operations_total",
+  "API operations handled on every transport, by operation, transport and result code.",
+  ["operation", "transport", "code"] as const,
+);
+
+const httpDuration = new Histogram({
+  name: "ballast_http_request_duration_seconds",
+  help: "Time to answer HTTP requests, by route pattern and method.",
+  labelNames: ["route", "method"] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+  registers: [metricsRegistry],
+});
+const timers = new Map<string, ReturnType<typeof httpDuration.labels>>();
+
 export const serverMetrics = {
-  httpRequests: new Counter({
-    name: "ballast_http_requests_total",
-    help: "HTTP requests answered, by route pattern, method and status.",
-    labelNames: ["route", "method", "status"] as const,
-    registers: [metricsRegistry],
-  }),
-  httpDuration: new Histogram({
-    name: "ballast_http_request_duration_seconds",
-    help: "Time to answer HTTP requests, by route pattern and method.",
-    labelNames: ["route", "method"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-    registers: [metricsRegistry],
-  }),
-  operations: new Counter({
-    name: "ballast_server_operations_total",
-    help: "API operations handled on every transport, by operation, transport and result code.",
-    labelNames: ["operation", "transport", "code"] as const,
-    registers: [metricsRegistry],
-  }),
+  httpRequests: httpRequests.counter,
+  httpDuration,
+  operations: operations.counter,
   denials: new Counter({
     name: "ballast_security_denials_total",
     help: "Requests refused by authentication (unauthorized) or RBAC (forbidden), by transport.",
@@ -39,3 +76,20 @@ export const serverMetrics = {
     registers: [metricsRegistry],
   }),
 };
+
+/** Counts one HTTP response and its duration. */
+export function recordHttp(route: string, method: string, status: number, seconds: number): void {
+  httpRequests.add(`${route} ${method} ${status}`, () => ({ route, method, status: String(status) }));
+  const key = `${route} ${method}`;
+  let timer = timers.get(key);
+  if (timer === undefined) {
+    timer = httpDuration.labels(route, method);
+    timers.set(key, timer);
+  }
+  timer.observe(seconds);
+}
+
+/** Counts one operation outcome. */
+export function recordOperation(operation: string, transport: string, code: string): void {
+  operations.add(`${operation} ${transport} ${code}`, () => ({ operation, transport, code }));
+}

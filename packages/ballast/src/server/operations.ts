@@ -64,8 +64,10 @@ export interface Operation<I = unknown, O = unknown> {
   owner?(input: I, deps: ServiceDeps): Promise<string | undefined>;
   /** Runs after authorisation, before anything is sent: a stream's 404 must come before its 200. */
   check?(input: I, deps: ServiceDeps): Promise<unknown>;
+  /** Does no I/O and cannot hang: runs without a deadline timer (health, metrics). */
+  readonly instant?: boolean;
   /** Unary operations. */
-  run?(input: I, ctx: CallContext, deps: ServiceDeps): Promise<O>;
+  run?(input: I, ctx: CallContext, deps: ServiceDeps): O | Promise<O>;
   /** Streaming operations (no server deadline; they end with the run or the caller). */
   stream?(input: I, ctx: CallContext, deps: ServiceDeps): AsyncIterable<O>;
 }
@@ -185,7 +187,8 @@ export function createOperations() {
       action: "health.read",
       input: z.strictObject({}),
       path: () => "health",
-      run: async (_input, _ctx, deps) => ({ status: "ok", version: deps.version }),
+      instant: true,
+      run: (_input, _ctx, deps) => ({ status: "ok", version: deps.version }),
     }),
 
     "runs.list": op({
@@ -382,6 +385,7 @@ export function createOperations() {
       action: "metrics.read",
       input: z.strictObject({}),
       path: () => "metrics",
+      instant: true,
       run: () => metricsRegistry.metrics(),
     }),
   };

@@ -9,7 +9,7 @@ import Fastify, {
 } from "fastify";
 import type { Dispatcher } from "../dispatcher.ts";
 import { codeForStatus, ServerError } from "../errors.ts";
-import { serverMetrics } from "../metrics.ts";
+import { recordHttp } from "../metrics.ts";
 import { hashToken, presentedToken } from "../tokens.ts";
 import { echoTraceparent, traceIdOf } from "../trace.ts";
 import { sendError } from "./respond.ts";
@@ -36,7 +36,7 @@ export interface HttpAppOptions {
 
 type CorsCallback = (error: Error | null, options: FastifyCorsOptions) => void;
 
-/** Paths whose requests are never rate-limited: probes and scrapes must keep working. */
+/** Paths never rate-limited (their routes opt out): probes and scrapes must keep working. */
 export const RATE_LIMIT_EXEMPT: ReadonlySet<string> = new Set(["/metrics", "/v1/health"]);
 
 const CORS_ALLOWED_HEADERS = [
@@ -85,14 +85,20 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   if (options.http2) serverOptions["http2"] = true;
   const app = Fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
 
-  app.addHook("onRequest", async (request, reply) => {
+  // Callback hooks, not async ones: they run on every request, and a promise each adds up.
+  app.addHook("onRequest", (request, reply, done) => {
     const traceparent = echoTraceparent(request.headers.traceparent);
     if (traceparent !== undefined) reply.header("traceparent", traceparent);
+    done();
   });
-  app.addHook("onResponse", async (request, reply) => {
-    const route = request.routeOptions.url ?? "unmatched";
-    serverMetrics.httpRequests.inc({ route, method: request.method, status: String(reply.statusCode) });
-    serverMetrics.httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+  app.addHook("onResponse", (request, reply, done) => {
+    recordHttp(
+      request.routeOptions.url ?? "unmatched",
+      request.method,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    done();
   });
 
   if (options.cors !== false) {
@@ -114,8 +120,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
         strictPreflight: false,
       });
     });
-    app.addHook("onRequest", async (_request, reply) => {
+    app.addHook("onRequest", (_request, reply, done) => {
       reply.header("vary", "Origin");
+      done();
     });
   }
 
@@ -141,7 +148,6 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
         });
         return typeof token === "string" && token !== "" ? `t:${hashToken(token)}` : `ip:${request.ip}`;
       },
-      allowList: (request) => RATE_LIMIT_EXEMPT.has(pathOf(request.url)),
       errorResponseBuilder: (_request, context) => {
         const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
         const error = new ServerError(

@@ -1,8 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
+import type {
+  FastifyContextConfig,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  HTTPMethods,
+} from "fastify";
 import type { Dispatcher } from "../dispatcher.ts";
 import { ServerError } from "../errors.ts";
 import type { OperationName } from "../operations.ts";
 import { traceIdOf } from "../trace.ts";
+import { RATE_LIMIT_EXEMPT } from "./app.ts";
 import { httpMeta, queryInput, sendError, sendOutcome } from "./respond.ts";
 import { streamSse } from "./sse.ts";
 
@@ -24,8 +31,10 @@ export function resource(
   handlers: Partial<Record<"GET" | "POST", Handler>>,
 ): void {
   const allowed: string[] = [];
+  // Exempt routes get no rate-limit hook at all (probes and scrapes must keep working).
+  const config: FastifyContextConfig = RATE_LIMIT_EXEMPT.has(url) ? { rateLimit: false } : {};
   for (const [method, handler] of Object.entries(handlers) as ["GET" | "POST", Handler][]) {
-    app.route({ method, url, handler });
+    app.route({ method, url, handler, config });
     allowed.push(method);
     if (method === "GET") allowed.push("HEAD");
   }
