@@ -3,7 +3,9 @@ import { registerAuditCommand } from "./commands/audit.ts";
 import { registerCacheCommand } from "./commands/cache.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerJournalCommand } from "./commands/journal.ts";
+import { registerMcpCommand } from "./commands/mcp.ts";
 import { registerRunsCommands } from "./commands/runs.ts";
+import { registerServeCommand } from "./commands/serve.ts";
 
 /** The `ballast` command tree; `main.ts` runs it, tests drive it in-process. */
 export function buildProgram(): Command {
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   registerJournalCommand(program);
   registerAuditCommand(program);
   registerCacheCommand(program);
+  registerServeCommand(program);
+  registerMcpCommand(program);
   registerDoctorCommand(program);
   return program;
 }
