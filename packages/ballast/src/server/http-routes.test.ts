@@ -329,6 +329,13 @@ describe("metrics", () => {
     expect(res.headers["content-type"]).toMatch(/^text\/plain/);
     expect(res.body).toContain('ballast_http_requests_total{route="/v1/health",method="GET",status="200"}');
     expect(res.body).toContain("ballast_server_operations_total");
+    expect(res.body).toContain("# TYPE ballast_http_request_duration_seconds histogram");
+    expect(res.body).toMatch(
+      /ballast_http_request_duration_seconds_bucket\{le="\+Inf",route="\/v1\/health",method="GET"\} [1-9]/,
+    );
+    expect(res.body).toMatch(
+      /ballast_http_request_duration_seconds_count\{route="\/v1\/health",method="GET"\} [1-9]/,
+    );
     expect(res.body).toContain("ballast_steps_total");
   });
 });

@@ -1,4 +1,4 @@
-import { Counter, Histogram } from "prom-client";
+import { Counter } from "prom-client";
 import { metricsRegistry } from "../flow/observe.ts";
 
 /**
@@ -50,14 +50,66 @@ const operations = tallied(
   ["operation", "transport", "code"] as const,
 );
 
-const httpDuration = new Histogram({
-  name: "ballast_http_request_duration_seconds",
-  help: "Time to answer HTTP requests, by route pattern and method.",
-  labelNames: ["route", "method"] as const,
-  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-  registers: [metricsRegistry],
-});
-const timers = new Map<string, ReturnType<typeof httpDuration.labels>>();
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
+interface DurationSeries {
+  route: string;
+  method: string;
+  /** Non-cumulative counts per bucket; the last slot is +Inf. */
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * `ballast_http_request_duration_seconds`, aggregated in plain arrays and handed to
+ * prom-client's registry as a collector: prom-client's own Histogram hashes its label
+ * object on every observation.
+ */
+class DurationHistogram {
+  readonly name = "ballast_http_request_duration_seconds";
+  readonly help = "Time to answer HTTP requests, by route pattern and method.";
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  readonly #series = new Map<string, DurationSeries>();
+
+  observe(key: string, route: string, method: string, seconds: number): void {
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      series = { route, method, counts: new Float64Array(DURATION_BUCKETS.length + 1), sum: 0, count: 0 };
+      this.#series.set(key, series);
+    }
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+    series.counts[i]! += 1;
+    series.sum += seconds;
+    series.count += 1;
+  }
+
+  /** For `metricsRegistry.resetMetrics()`. */
+  reset(): void {
+    this.#series.clear();
+  }
+
+  get() {
+    const values: { value: number; labels: Record<string, string | number>; metricName: string }[] = [];
+    for (const { route, method, counts, sum, count } of this.#series.values()) {
+      let cumulative = 0;
+      for (const [i, le] of [...DURATION_BUCKETS, "+Inf"].entries()) {
+        cumulative += counts[i]!;
+        values.push({ value: cumulative, labels: { le, route, method }, metricName: `${this.name}_bucket` });
+      }
+      values.push({ value: sum, labels: { route, method }, metricName: `${this.name}_sum` });
+      values.push({ value: count, labels: { route, method }, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+}
+
+const httpDuration = new DurationHistogram();
+metricsRegistry.registerMetric(
+  httpDuration as unknown as Parameters<typeof metricsRegistry.registerMetric>[0],
+);
 
 export const serverMetrics = {
   httpRequests: httpRequests.counter,
@@ -80,13 +132,7 @@ export const serverMetrics = {
 /** Counts one HTTP response and its duration. */
 export function recordHttp(route: string, method: string, status: number, seconds: number): void {
   httpRequests.add(`${route} ${method} ${status}`, () => ({ route, method, status: String(status) }));
-  const key = `${route} ${method}`;
-  let timer = timers.get(key);
-  if (timer === undefined) {
-    timer = httpDuration.labels(route, method);
-    timers.set(key, timer);
-  }
-  timer.observe(seconds);
+  httpDuration.observe(`${route} ${method}`, route, method, seconds);
 }
 
 /** Counts one operation outcome. */
