@@ -20,10 +20,10 @@ export interface ViewOperation<I, O> {
   readonly action: string;
   readonly input: z.ZodType<I>;
   /** The resource path inside the tenant (`runs/<id>`). */
-  path(input: I): string;
-  owner?(input: I, deps: ServiceDeps): Promise<string | undefined>;
-  run?(input: I, ctx: CallContext, deps: ServiceDeps): Promise<O>;
-  stream?(input: I, ctx: CallContext, deps: ServiceDeps): AsyncIterable<unknown>;
+  path(input: NoInfer<I>): string;
+  owner?(input: NoInfer<I>, deps: ServiceDeps): Promise<string | undefined>;
+  run?(input: NoInfer<I>, ctx: CallContext, deps: ServiceDeps): Promise<O>;
+  stream?(input: NoInfer<I>, ctx: CallContext, deps: ServiceDeps): AsyncIterable<unknown>;
 }
 
 export function viewOperation<I, O>(definition: ViewOperation<I, O>): ViewOperation<I, O> {

@@ -1,0 +1,123 @@
+import { z } from "zod";
+import type { AuditSink } from "../../guard/audit-types.ts";
+import type { RunRecord } from "../../journal/types.ts";
+import { classify, ServerError } from "../errors.ts";
+import type { CallContext, ServiceDeps } from "../operations.ts";
+import { DEFAULT_TENANT } from "../tokens.ts";
+import { viewOperation } from "./view-operation.ts";
+
+/**
+ * Run actions the API lacked: resume, replay and fork (cancel is the API's own
+ * `POST /v1/runs/:id/cancel`). Each is an RBAC action of its own (`runs.resume`,
+ * `runs.replay`, `runs.fork`) on `<tenant>:runs/<id>`, and each admitted call is written to
+ * the audit log as `run.action` with who asked, the outcome and, for a fork, the new run.
+ * Nothing here deletes: a fork is a new run, a replay writes nothing.
+ */
+
+const runId = z.string().min(1).max(256);
+
+async function requireRun(deps: ServiceDeps, id: string): Promise<RunRecord> {
+  const run = await deps.journal.getRun(id);
+  if (run === undefined) {
+    throw new ServerError("not_found", `No run "${id}" on this server; list runs with GET /v1/runs.`);
+  }
+  return run;
+}
+
+async function ownerOf(input: { runId: string }, deps: ServiceDeps): Promise<string | undefined> {
+  const run = await deps.journal.getRun(input.runId);
+  return run === undefined ? undefined : (run.tenant ?? DEFAULT_TENANT);
+}
+
+/** Runs `work` and records the action and its outcome in the audit log. */
+async function audited<T>(
+  audit: AuditSink | undefined,
+  ctx: CallContext,
+  action: string,
+  run: RunRecord,
+  work: () => Promise<T>,
+  details: (value: T) => Record<string, string | number | boolean> = () => ({}),
+): Promise<T> {
+  const tenant = run.tenant ?? DEFAULT_TENANT;
+  const record = (outcome: string, data: Record<string, string | number | boolean>) =>
+    audit?.append({
+      kind: "run.action",
+      subject: ctx.principal.id,
+      action,
+      resource: `${tenant}:runs/${run.id}`,
+      tenant,
+      traceId: ctx.traceId,
+      data: { runId: run.id, outcome, transport: ctx.transport, ...data },
+    });
+  try {
+    const value = await work();
+    record("ok", details(value));
+    return value;
+  } catch (error) {
+    record("error", { code: classify(error).code });
+    throw error;
+  }
+}
+
+export function runActions(audit: AuditSink | undefined) {
+  return {
+    "runs.resume": viewOperation({
+      action: "runs.resume",
+      input: z.strictObject({ runId }),
+      path: (input) => `runs/${input.runId}`,
+      owner: ownerOf,
+      run: async (input, ctx, deps) => {
+        const run = await requireRun(deps, input.runId);
+        await audited(audit, ctx, "runs.resume", run, () => deps.engine.resume(input.runId));
+        return requireRun(deps, input.runId);
+      },
+    }),
+
+    "runs.replay": viewOperation({
+      action: "runs.replay",
+      input: z.strictObject({ runId }),
+      path: (input) => `runs/${input.runId}`,
+      owner: ownerOf,
+      run: async (input, ctx, deps) => {
+        const run = await requireRun(deps, input.runId);
+        return audited(
+          audit,
+          ctx,
+          "runs.replay",
+          run,
+          () => deps.engine.replay(input.runId),
+          (report) => ({ eventsMatched: report.eventsMatched }),
+        );
+      },
+    }),
+
+    "runs.fork": viewOperation({
+      action: "runs.fork",
+      input: z.strictObject({
+        runId,
+        atSeq: z.number().int().min(0),
+        version: z.string().min(1).max(256).optional(),
+        newRunId: runId.optional(),
+      }),
+      path: (input) => `runs/${input.runId}`,
+      owner: ownerOf,
+      run: async (input, ctx, deps) => {
+        const run = await requireRun(deps, input.runId);
+        const handle = await audited(
+          audit,
+          ctx,
+          "runs.fork",
+          run,
+          () =>
+            deps.engine.fork(input.runId, {
+              atSeq: input.atSeq,
+              ...(input.version === undefined ? {} : { version: input.version }),
+              ...(input.newRunId === undefined ? {} : { runId: input.newRunId }),
+            }),
+          (forked) => ({ forkRunId: forked.runId, atSeq: input.atSeq }),
+        );
+        return requireRun(deps, handle.runId);
+      },
+    }),
+  };
+}
