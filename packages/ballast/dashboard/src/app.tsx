@@ -61,7 +61,7 @@ function Page({ route }: { route: Route }) {
   if (first === "runs" && second !== undefined) return <RunPage key={second} runId={second} />;
   if (first === "runs") return <RunsPageView route={route} />;
   if (first === "costs") return <CostsPage route={route} />;
-  if (first === "search") return <SearchPage />;
+  if (first === "search") return <SearchPage route={route} />;
   if (first === "audit") return <AuditPage route={route} />;
   return (
     <section>

@@ -489,7 +489,7 @@ describe("every page", () => {
     ["run-forked", () => "#/runs/run-forked", "ol.wf-rows"],
     ["call", () => `#/runs/run-completed/events/${summaryCall}`, "[data-field=answered]"],
     ["costs", () => "#/costs?range=7d", "[data-breakdown=model] canvas"],
-    ["search", () => "#/search", "form.search-form"],
+    ["search", () => "#/search?query=journal%20budget%20replay&budget=30", "[data-list=omitted] li"],
     ["audit", () => "#/audit", "table.audit"],
   ];
 

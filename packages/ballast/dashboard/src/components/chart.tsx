@@ -8,13 +8,14 @@ import { formatCost } from "../format.ts";
  * The numbers are also in the table next to each chart, which is what screen readers get.
  */
 
-// Tick labels as the rest of the app writes times (month-day hour:minute, the viewer's zone).
-const tick = new Intl.DateTimeFormat("sv-SE", {
-  month: "2-digit",
-  day: "2-digit",
-  hour: "2-digit",
-  minute: "2-digit",
-});
+const two = (n: number) => String(n).padStart(2, "0");
+
+/** Tick labels: the date at midnight (month-day, as ISO writes it), else the hour; local time. */
+function tick(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  const time = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  return time === "00:00" ? `${two(d.getMonth() + 1)}-${two(d.getDate())}` : time;
+}
 
 // Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 const PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#8c6d1f"];
@@ -47,7 +48,8 @@ export function CostChart({
             stroke: "#1f2933",
             grid: { stroke: "#d9e2ec" },
             size: 40,
-            values: (_u, ticks) => ticks.map((t) => tick.format(new Date(t * 1000))),
+            space: 56,
+            values: (_u, ticks) => ticks.map(tick),
           },
           {
             stroke: "#1f2933",

@@ -1,7 +1,8 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { ErrorNote, Num, Tag } from "../components/common.tsx";
 import { formatTokens } from "../format.ts";
+import { href, navigate, type Route } from "../router.ts";
 import type { SearchResponse, SelectResult } from "../types.ts";
 
 /**
@@ -24,75 +25,113 @@ function score(value: number | undefined): string {
   return value === undefined ? "—" : value.toFixed(4);
 }
 
-export function SearchPage() {
-  const [form, setForm] = useState<Form>({
-    query: "",
-    strategy: "AUTO",
-    fusion: "convex",
-    k: "10",
-    filters: "",
-    budget: "200",
-    deliverables: "",
-  });
+const DEFAULTS: Form = {
+  query: "",
+  strategy: "AUTO",
+  fusion: "convex",
+  k: "10",
+  filters: "",
+  budget: "200",
+  deliverables: "",
+};
+
+/** The form as the URL holds it, so a search can be linked to and comes back on reload. */
+function formOf(route: Route): Form {
+  const out = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS) as (keyof Form)[]) {
+    const value = route.query.get(key);
+    if (value !== null) out[key] = value;
+  }
+  return out;
+}
+
+async function runSearch(form: Form): Promise<[SearchResponse, SelectResult | undefined]> {
+  let filters: unknown;
+  if (form.filters.trim() !== "") {
+    try {
+      filters = JSON.parse(form.filters);
+    } catch {
+      throw new Error('Filters are not valid JSON, e.g. {"field":"lang","op":"eq","value":"en"}.');
+    }
+  }
+  const budget = Number(form.budget);
+  const deliverables = form.deliverables
+    .split(",")
+    .map((d) => d.trim())
+    .filter((d) => d !== "");
+  return Promise.all([
+    api<SearchResponse>("/v1/search", {
+      method: "POST",
+      body: {
+        query: form.query,
+        k: Number(form.k) || 10,
+        strategy: form.strategy,
+        fusion: form.fusion,
+        ...(filters === undefined ? {} : { filters }),
+      },
+    }),
+    Number.isInteger(budget) && budget > 0
+      ? api<SelectResult>("/v1/select", {
+          method: "POST",
+          body: {
+            query: form.query,
+            budgetTokens: budget,
+            ...(deliverables.length > 0 ? { deliverables } : {}),
+            ...(filters === undefined ? {} : { filters }),
+          },
+        })
+      : Promise.resolve(undefined),
+  ]);
+}
+
+export function SearchPage({ route }: { route: Route }) {
+  const asked = formOf(route);
+  const key = route.query.toString();
+  const [form, setForm] = useState<Form>(asked);
   const [result, setResult] = useState<SearchResponse | undefined>();
   const [selection, setSelection] = useState<SelectResult | undefined>();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
-  const set = (key: keyof Form) => (e: Event) =>
+  const set = (field: keyof Form) => (e: Event) =>
     setForm({
       ...form,
-      [key]: (e.target as HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement).value,
+      [field]: (e.target as HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement).value,
     });
 
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setError(undefined);
-    let filters: unknown;
-    if (form.filters.trim() !== "") {
-      try {
-        filters = JSON.parse(form.filters);
-      } catch {
-        setError(new Error('Filters are not valid JSON, e.g. {"field":"lang","op":"eq","value":"en"}.'));
-        return;
-      }
-    }
+  // The URL is the search: run it whenever it changes.
+  useEffect(() => {
+    setForm(asked);
+    if (asked.query === "") return;
+    let current = true;
     setBusy(true);
-    try {
-      const budget = Number(form.budget);
-      const deliverables = form.deliverables
-        .split(",")
-        .map((d) => d.trim())
-        .filter((d) => d !== "");
-      const [found, selected] = await Promise.all([
-        api<SearchResponse>("/v1/search", {
-          method: "POST",
-          body: {
-            query: form.query,
-            k: Number(form.k) || 10,
-            strategy: form.strategy,
-            fusion: form.fusion,
-            ...(filters === undefined ? {} : { filters }),
-          },
-        }),
-        Number.isInteger(budget) && budget > 0
-          ? api<SelectResult>("/v1/select", {
-              method: "POST",
-              body: {
-                query: form.query,
-                budgetTokens: budget,
-                ...(deliverables.length > 0 ? { deliverables } : {}),
-                ...(filters === undefined ? {} : { filters }),
-              },
-            })
-          : Promise.resolve(undefined),
-      ]);
-      setResult(found);
-      setSelection(selected);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    setError(undefined);
+    runSearch(asked).then(
+      ([found, selected]) => {
+        if (!current) return;
+        setResult(found);
+        setSelection(selected);
+        setBusy(false);
+      },
+      (e: unknown) => {
+        if (!current) return;
+        setError(e);
+        setBusy(false);
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [key]);
+
+  const submit = (event: Event) => {
+    event.preventDefault();
+    const changed = Object.fromEntries(
+      (Object.keys(DEFAULTS) as (keyof Form)[]).map((k) => [
+        k,
+        form[k] === DEFAULTS[k] && k !== "query" ? undefined : form[k],
+      ]),
+    );
+    navigate(href(["search"], changed));
   };
 
   return (
