@@ -15,7 +15,9 @@ describe("service-ambitions run, end to end on a small sample", () => {
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/run e2e-1 completed/);
     expect(result.out).toMatch(/services {3}2 \(2 completed, 0 quarantined/);
-    expect(result.out).toContain("dashboard  npm run ballast -- serve, then open http://127.0.0.1:7341/");
+    expect(result.out).toContain(
+      `dashboard  npm run ballast -- serve --home ${ws.home}, then open http://127.0.0.1:7341/`,
+    );
     expect(result.out).toContain(join(ws.home, "ballast.db"));
 
     const [header, ...records] = readJsonl(ws.output);
@@ -135,6 +137,26 @@ describe("service-ambitions run, end to end on a small sample", () => {
     const reask = calls.find((c) => c.promptText.includes("Your previous answer was rejected"));
     expect(reask?.promptText).toMatch(/did not match the schema \(features\.0\.name/);
     expect(readJsonl(ws.output)).toHaveLength(2);
+  });
+
+  it("npm run demo: the whole sample offline, with the short summary, then replayed", async () => {
+    ws = workspace();
+    const demo = await cli(["demo", "--home", ws.home, "--latency", "0"]);
+    expect(demo.code).toBe(0);
+    const runId = /Run (sa-[0-9a-f]{8}) \(pid \d+\): 20 services in 9 sectors, 4 plateaus/.exec(demo.out)?.[1];
+    expect(runId).toBeDefined();
+    expect(demo.out).toContain(`continue with: npm run demo -- --resume ${runId}`);
+    expect(demo.out).toMatch(/services {3}20 \(20 completed/);
+    expect(demo.out).toMatch(/features {3}576\n/);
+    expect(demo.out).toMatch(/model {6}local \(offline, priced as gpt-4o-mini\)/);
+    expect(demo.out).toMatch(/cache {6}0 hits of 512 model calls/);
+    expect(demo.out).toContain(`output     ${join(ws.home, "service-ambitions", "evolutions.jsonl")}`);
+    expect(demo.out).toMatch(/Cost per service \(top 3 of 20\)/);
+    const replay = await cli(["demo", "--home", ws.home, "--replay", runId as string]);
+    expect(replay.code).toBe(0);
+    expect(replay.out).toMatch(/512 model calls served from the journal/);
+    const finished = await cli(["demo", "--home", ws.home, "--resume", runId as string]);
+    expect(finished.code).toBe(6);
   });
 
   it("prints a JSON summary with --json-logs and refuses bad input with exit 2", async () => {

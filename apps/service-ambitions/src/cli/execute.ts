@@ -8,6 +8,7 @@ import { createRuntime, installRuntime } from "../pipeline/runtime.ts";
 import { type PipelineInput, type PipelineSummary, serviceAmbitions } from "../pipeline/workflow.ts";
 import { QuarantineStore } from "../quarantine/store.ts";
 import { EXIT, errorLine, exitCodeOf } from "./exit-codes.ts";
+import { homeOf } from "./options.ts";
 import { createRunProgress, type ProgressStream } from "./progress.ts";
 import { formatSummary } from "./report.ts";
 
@@ -172,6 +173,7 @@ export async function execute(io: Io, plan: Plan): Promise<number> {
           cost,
           journalPath: journalPath(plan.home),
           dashboardPort: io.env["BALLAST_SERVER_PORT"] ?? "7341",
+          homeFlag: plan.home === homeOf({}, io.env) ? "" : ` --home ${plan.home}`,
           ...(display.topServices === undefined ? {} : { topServices: display.topServices }),
         }),
       );

@@ -335,15 +335,12 @@ function registerDemo(program: Command, ctx: Ctx): void {
             `Kill it any time (Ctrl-C, or kill -9 ${process.pid}) and continue with: npm run demo -- --resume ${runId}`,
           ].join("\n"),
         });
-        if (options.resume !== undefined) {
-          await resumeRun(ctx, options.resume, common, display(options.resume));
-        } else {
-          const runId = newRunId();
-          await startRun(ctx, { ...common, sample: true, runId }, display(runId));
-        }
+        const runId = options.resume ?? newRunId();
+        if (options.resume !== undefined) await resumeRun(ctx, runId, common, display(runId));
+        else await startRun(ctx, { ...common, sample: true, runId }, display(runId));
         if (ctx.code === EXIT.ok) {
           ctx.io.out(
-            "\nNext: `npm run demo -- --replay <run>` replays the run offline; `npm run demo` again is served from the response cache ($0).",
+            `\nNext: \`npm run demo -- --replay ${runId}\` replays the run offline and verifies its journal; \`npm run demo\` again is served from the response cache ($0).`,
           );
         }
       },

@@ -5,11 +5,12 @@ import { type Settings, STAGES, stageModel } from "../settings.ts";
 
 /** The human summary printed at the end of a run, and its cost tables. */
 
-export function table(headers: string[], rows: string[][]): string {
+/** Text columns (the first `left`) left-aligned, numbers right-aligned. */
+export function table(headers: string[], rows: string[][], left = 1): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .map((c, i) => (i < left ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
       .join("  ")
       .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n");
@@ -30,6 +31,7 @@ export function stageTable(lines: readonly CostLine[]): string {
       int(l.outputTokens),
       `${usd(l.costUsd)}${l.unpriced > 0 ? ` (+${l.unpriced} unpriced)` : ""}`,
     ]),
+    2,
   );
 }
 
@@ -66,6 +68,8 @@ export interface SummaryFacts {
   cost: CostReport;
   journalPath: string;
   dashboardPort: string;
+  /** `--home <dir>` when the home is not the one `ballast serve` finds by itself. */
+  homeFlag: string;
   /** Show only the most expensive services (the demo's short summary). */
   topServices?: number;
 }
@@ -92,7 +96,7 @@ export function formatSummary(facts: SummaryFacts): string {
   if (result && result.quarantined.length > 0) lines.push(`  quarantine ${result.quarantined.join(", ")}`);
   lines.push(
     `  journal    ${facts.journalPath} (run ${facts.runId})`,
-    `  dashboard  npm run ballast -- serve, then open http://127.0.0.1:${facts.dashboardPort}/`,
+    `  dashboard  npm run ballast -- serve${facts.homeFlag}, then open http://127.0.0.1:${facts.dashboardPort}/`,
   );
   if (s.lines.length > 0) {
     lines.push("", "Cost per stage:", indent(stageTable(s.lines)));
