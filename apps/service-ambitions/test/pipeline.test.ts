@@ -143,7 +143,9 @@ describe("service-ambitions run, end to end on a small sample", () => {
     ws = workspace();
     const demo = await cli(["demo", "--home", ws.home, "--latency", "0"]);
     expect(demo.code).toBe(0);
-    const runId = /Run (sa-[0-9a-f]{8}) \(pid \d+\): 20 services in 9 sectors, 4 plateaus/.exec(demo.out)?.[1];
+    const runId = /Run (sa-[0-9a-f]{8}) \(pid \d+\): 20 services in 9 sectors, 4 plateaus/.exec(
+      demo.out,
+    )?.[1];
     expect(runId).toBeDefined();
     expect(demo.out).toContain(`continue with: npm run demo -- --resume ${runId}`);
     expect(demo.out).toMatch(/services {3}20 \(20 completed/);
