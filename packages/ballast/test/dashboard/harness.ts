@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -82,7 +82,7 @@ export interface PageWatch {
 
 export async function launchBrowser(): Promise<BrowserContext> {
   const profile = mkdtempSync(join(tmpdir(), "ballast-chromium-"));
-  return chromium.launchPersistentContext(profile, {
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
     headless: true,
     args: [
@@ -100,6 +100,8 @@ export async function launchBrowser(): Promise<BrowserContext> {
     timezoneId: "UTC",
     locale: "en-GB",
   });
+  context.on("close", () => rmSync(profile, { recursive: true, force: true }));
+  return context;
 }
 
 /** Records console errors, page errors, failed requests and CSP violations of a page. */
