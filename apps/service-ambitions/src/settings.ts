@@ -60,6 +60,14 @@ export const settingsSchema = z.strictObject({
   localLatencyMs: z.number().int().min(0).max(60_000).default(0),
   /** Response cache use. */
   cache: z.enum(["read-write", "read-only", "off"]).default("read-write"),
+  /** Hard timeout of one stage step, in seconds (a hung call is aborted and the service quarantined). */
+  stageTimeoutSeconds: z
+    .strictObject({
+      descriptions: z.number().positive().default(300),
+      features: z.number().positive().default(600),
+      mapping: z.number().positive().default(600),
+    })
+    .default({ descriptions: 300, features: 600, mapping: 600 }),
   /** Output token caps per stage. */
   maxOutputTokens: z
     .strictObject({

@@ -111,6 +111,16 @@ describe("service-ambitions run, end to end on a small sample", () => {
     );
     expect(calls.every((e) => (e.data as { item: string }).item === "svc-gov-vehicle-licensing")).toBe(true);
 
+    expect(calls.every((e) => (e.data as { prompt?: string }).prompt === undefined)).toBe(true);
+    expect(
+      (await cli(["run", ...ws.args, "--run-id", "logged", "--log-prompts", "--cache", "off"])).code,
+    ).toBe(0);
+    const again = await openJournal({ home: ws.home });
+    const logged = (await again.readEvents("logged")).find((e) => e.type === "model.called");
+    await again.close();
+    const transcript = (logged?.data as { prompt?: string } | undefined)?.prompt;
+    expect(transcript).toContain("Vehicle Licensing");
+
     const replay = await cli(["replay", "journaled", "--home", ws.home]);
     expect(replay.code).toBe(0);
     expect(replay.out).toMatch(/output identical/);

@@ -139,6 +139,20 @@ describe("strict modes and exit codes", () => {
   });
 });
 
+describe("stage timeouts", () => {
+  it("abort a hung stage and quarantine the service; the run goes on", async () => {
+    ws = workspace({ services: 2, plateaus: 1 });
+    const config = join(ws.dir, "settings.json");
+    writeFileSync(config, JSON.stringify({ stageTimeoutSeconds: { descriptions: 0.05 } }));
+    const { factory } = scriptedFactory(() => undefined, { latencyMs: 400 });
+    const run = await cli(["run", ...ws.args, "--config", config], { factory });
+    expect(run.code).toBe(EXIT.ok);
+    expect(run.out).toMatch(/\(0 completed, 2 quarantined/);
+    const ls = await cli(["quarantine", "ls", "--dir", ws.quarantine]);
+    expect(ls.out).toMatch(/svc-gov-vehicle-licensing\s+descriptions\s+step_timeout/);
+  });
+});
+
 describe("quarantine", () => {
   it("quarantines a failing record, goes on, and lists, shows and releases it", async () => {
     ws = workspace({ services: 2, plateaus: 2 });

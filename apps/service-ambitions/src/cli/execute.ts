@@ -31,6 +31,8 @@ export interface Io {
 
 export interface Display {
   jsonLogs: boolean;
+  /** Journal redacted prompt transcripts (the model layer's `logPrompts`). */
+  logPrompts?: boolean;
   traceIds: boolean;
   /** Show only the N most expensive services in the cost table. */
   topServices?: number;
@@ -78,6 +80,7 @@ export async function execute(io: Io, plan: Plan): Promise<number> {
       cache:
         settings.cache === "off" ? false : { path: join(plan.home, "model-cache.db"), mode: settings.cache },
       logger,
+      logPrompts: display.logPrompts === true,
     });
     if (display.banner !== undefined) io.out(display.banner);
     const progress = createRunProgress({

@@ -92,6 +92,10 @@ export function addIoOptions(cmd: Command): Command {
     .option("--quarantine-dir <dir>", "quarantine folder (default: quarantine/ next to the output)")
     .option("--home <dir>", "ballast home: journal and response cache (default $BALLAST_HOME or ./.ballast)")
     .option("--trace-ids", "print provider request ids of failed items")
+    .option(
+      "--log-prompts",
+      "journal a redacted transcript of each prompt with its model call (off by default)",
+    )
     .option("--json-logs", "JSON logs on stderr, a JSON summary on stdout, no progress bar");
 }
 
@@ -125,6 +129,7 @@ export interface CliOptions {
   quarantineDir?: string;
   home?: string;
   traceIds?: boolean;
+  logPrompts?: boolean;
   jsonLogs?: boolean;
 }
 

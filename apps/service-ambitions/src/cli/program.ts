@@ -91,6 +91,7 @@ async function startRun(ctx: Ctx, options: CliOptions & { runId?: string }, disp
     display: {
       jsonLogs: options.jsonLogs === true,
       traceIds: options.traceIds === true,
+      logPrompts: options.logPrompts === true,
       resumeHint: `service-ambitions resume ${runId} --home ${home}`,
       ...display,
     },
@@ -166,6 +167,7 @@ async function resumeRun(ctx: Ctx, runId: string, options: CliOptions, display: 
     display: {
       jsonLogs: options.jsonLogs === true,
       traceIds: options.traceIds === true,
+      logPrompts: options.logPrompts === true,
       resumeHint: `service-ambitions resume ${runId} --home ${home}`,
       ...display,
     },

@@ -57,6 +57,8 @@ export interface RuntimeOptions {
   cache?: CacheConfig | false;
   hooks?: RuntimeHooks;
   logger?: Logger;
+  /** Journal redacted prompt transcripts with each call. */
+  logPrompts?: boolean;
   /** Extra listener of model-layer events. */
   onModelEvent?: (event: ModelEvent) => void;
 }
@@ -92,6 +94,7 @@ export async function createRuntime(
     timeout: { attemptMs: 120_000, callMs: 600_000 },
     ...(injectFailures === undefined ? {} : { injectFailures }),
     logger: options.logger ?? createLogger({ level: "silent" }),
+    logPrompts: options.logPrompts ?? false,
     onEvent: (event) => {
       if (event.type === "retry") stats.retries += 1;
       else if (event.type === "fallback") stats.fallbacks += 1;

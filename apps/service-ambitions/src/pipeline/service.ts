@@ -68,6 +68,7 @@ const ITEM_CODES = new Set([
   "model_timeout",
   "injected_failure",
   "stream_interrupted",
+  "step_timeout",
   "invalid_prompt",
   "error",
 ]);
@@ -137,7 +138,9 @@ export async function processService(
       hooks.onPlateau?.({ serviceId: service.id, plateau: plateau.level, phase: "enter", inFlight: entered });
       try {
         const description = await guard("descriptions", plateau, () =>
-          ctx.step("describe", (step) => describeStep(stepEnv, service, plateau, step)),
+          ctx.step("describe", (step) => describeStep(stepEnv, service, plateau, step), {
+            timeoutMs: settings.stageTimeoutSeconds.descriptions * 1000,
+          }),
         );
         hooks.onStep?.({ serviceId: service.id, stage: "descriptions", plateau: plateau.level });
         models.add(description.model);
@@ -146,8 +149,10 @@ export async function processService(
         const sets: FeaturesResult[] = await guard("features", plateau, () =>
           ctx.all(
             service.customer_types.map((customerType) => async () => {
-              const result = await ctx.step("features", (step) =>
-                featuresStep(stepEnv, service, plateau, customerType, earlier, step),
+              const result = await ctx.step(
+                "features",
+                (step) => featuresStep(stepEnv, service, plateau, customerType, earlier, step),
+                { timeoutMs: settings.stageTimeoutSeconds.features * 1000 },
               );
               hooks.onStep?.({ serviceId: service.id, stage: "features", plateau: plateau.level });
               return result;
@@ -184,8 +189,10 @@ export async function processService(
           CATALOGUE_KINDS.map(
             (kind: CatalogueKind) => () =>
               guard(`mapping:${kind}`, plateau, async () => {
-                const result = await ctx.step("map", (step) =>
-                  mappingStep(stepEnv, service, plateau, kind, refs, data.catalogues[kind], step),
+                const result = await ctx.step(
+                  "map",
+                  (step) => mappingStep(stepEnv, service, plateau, kind, refs, data.catalogues[kind], step),
+                  { timeoutMs: settings.stageTimeoutSeconds.mapping * 1000 },
                 );
                 hooks.onStep?.({ serviceId: service.id, stage: "mapping", plateau: plateau.level });
                 return result;

@@ -5,6 +5,7 @@ import {
   toErrorRecord,
   type WorkflowContext,
 } from "ballast";
+import { redact } from "ballast/guard";
 import { MappingError, ProcessingError } from "../errors.ts";
 import { CATALOGUE_KINDS, type InputSources, type PipelineData } from "../inputs.ts";
 import {
@@ -100,8 +101,9 @@ async function quarantine(
     ...(typeof details["plateau"] === "number" ? { plateau: details["plateau"] } : {}),
     error: error.name,
     code: typeof details["causeCode"] === "string" ? details["causeCode"] : error.code,
-    message: error.message,
-    problems: (details["problems"] as string[] | undefined) ?? [],
+    // Answers can echo personal data from the inputs: what lands on disk is redacted.
+    message: redact(error.message),
+    problems: ((details["problems"] as string[] | undefined) ?? []).map((p) => redact(p)),
     request_ids: (details["requestIds"] as string[] | undefined) ?? [],
     ...(typeof details["asks"] === "number" ? { asks: details["asks"] } : {}),
     run_id: ctx.runId,
