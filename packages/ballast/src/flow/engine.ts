@@ -109,8 +109,11 @@ export class Ballast {
         `start(): timeoutMs must be a positive number of ms, got ${timeoutMs}.`,
       );
     }
+    // The live run sees its input exactly as resume and replay will read it back from the
+    // journal (canonical JSON: sorted keys, no undefined members), so all three take one path.
+    let journaled: JsonValue;
     try {
-      canonicalJson(input);
+      journaled = JSON.parse(canonicalJson(input)) as JsonValue;
     } catch (error) {
       throw new ValidationError(
         "invalid_input",
@@ -123,19 +126,19 @@ export class Ballast {
       id: runId,
       workflow: workflow.name,
       workflowVersion: workflow.version,
-      input: input as JsonValue,
+      input: journaled,
       status: "running",
       ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
     });
     const started = await this.#appendStarted(
       runId,
       flow,
-      input,
+      journaled,
       options.seed ?? newSeed(),
       budget,
       timeoutMs,
     );
-    return this.#launch(runId, flow, input, new RunHistory([started]), 1) as RunHandle<O>;
+    return this.#launch(runId, flow, journaled, new RunHistory([started]), 1) as RunHandle<O>;
   }
 
   /**

@@ -354,3 +354,18 @@ describe("replay", () => {
     expect(calls.n).toBe(3);
   });
 });
+
+describe("input as journaled", () => {
+  it("a live run sees its input in the journal's canonical form, so replay takes the same path", async () => {
+    const calls = { n: 0 };
+    const echo = defineWorkflow({
+      name: "echo-input",
+      version: "1",
+      run: async (_ctx, input: Record<string, unknown>) => fakeModelCall(JSON.stringify(input), calls),
+    });
+    const ballast = engine(echo);
+    const run = await ballast.start(echo, { zeta: 1, alpha: { b: 2, a: undefined } });
+    expect(await run.result()).toBe('answer to {"alpha":{"b":2},"zeta":1}');
+    await expect(ballast.replay(run.runId)).resolves.toMatchObject({ status: "completed" });
+  });
+});
