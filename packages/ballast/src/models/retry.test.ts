@@ -20,6 +20,9 @@ describe("failure classification", () => {
     expect([408, 409, 429, 500, 502, 503, 504, 529].every(isRetryableStatus)).toBe(true);
     expect([400, 401, 403, 404, 413, 422].some(isRetryableStatus)).toBe(false);
     expect(classifyFailure(apiError(429)).retryable).toBe(true);
+    // Over quota is not ill health: a 429 never trips the breaker, a 503 does.
+    expect(classifyFailure(apiError(429)).countsAgainstProvider).toBe(false);
+    expect(classifyFailure(apiError(503)).countsAgainstProvider).toBe(true);
     expect(classifyFailure(apiError(404))).toMatchObject({
       retryable: false,
       code: "http_404",

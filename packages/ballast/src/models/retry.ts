@@ -95,7 +95,9 @@ export function classifyFailure(error: unknown): FailureInfo {
       : undefined;
     const info: FailureInfo = {
       retryable,
-      countsAgainstProvider: retryable,
+      // A 429 says we are over quota, not that the provider is unhealthy: the limiter and
+      // Retry-After deal with it, and opening the breaker would shut out a working model.
+      countsAgainstProvider: retryable && status !== 429,
       code: networkFailure ? "network_error" : `http_${status}`,
       message,
     };
