@@ -1,8 +1,15 @@
 import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { canonicalJson, fingerprint, type JsonValue } from "../canonical.ts";
 import { BallastError, toErrorRecord, ValidationError } from "../errors.ts";
 import { RunNotFoundError } from "../journal/errors.ts";
-import { type JournalEvent, type JournalStore, type RunRecord, TERMINAL_STATUSES } from "../journal/types.ts";
+import {
+  type JournalEvent,
+  type JournalStore,
+  type RunOwner,
+  type RunRecord,
+  TERMINAL_STATUSES,
+} from "../journal/types.ts";
 import { validateBudget } from "./budget.ts";
 import { RunCancelledError, RunNotResumableError, RunStateError } from "./errors.ts";
 import { EV, type RunStartedData, TERMINAL_EVENTS } from "./events.ts";
@@ -65,6 +72,8 @@ export class Ballast {
   readonly workflows = new WorkflowRegistry();
   readonly #observer: FlowObserver;
   readonly #active = new Map<string, Active>();
+  /** Who this engine is when it claims a run: only one process executes a run at a time. */
+  readonly #owner: RunOwner = { id: randomUUID(), pid: process.pid, host: hostname() };
 
   constructor(options: BallastOptions) {
     if (options?.journal === undefined) {
@@ -130,6 +139,7 @@ export class Ballast {
       status: "running",
       ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
     });
+    await this.journal.claimRun(runId, this.#owner, CLAIM_STALE_MS);
     const started = await this.#appendStarted(
       runId,
       flow,
@@ -152,6 +162,8 @@ export class Ballast {
     if (TERMINAL_STATUSES.has(run.status))
       throw new RunNotResumableError(runId, run.status, "it has already ended");
     const workflow = this.workflows.require(run.workflow, run.workflowVersion, runId);
+    // Refuses (run_busy) while the process that was executing it is still alive.
+    await this.journal.claimRun(runId, this.#owner, CLAIM_STALE_MS);
     let history = new RunHistory(await this.journal.readEvents(runId));
     if (history.terminal) throw new RunNotResumableError(runId, run.status, "its journal records its end");
     if (history.started === undefined) {
@@ -280,6 +292,7 @@ export class Ballast {
       forkedAtSeq: atSeq,
       ...(parent.tenant === undefined ? {} : { tenant: parent.tenant }),
     });
+    await this.journal.claimRun(forkId, this.#owner, CLAIM_STALE_MS);
     const copied: JournalEvent[] = [];
     for (const event of events) {
       copied.push(await this.journal.append(forkId, { type: event.type, data: event.data }, { lazy: true }));
@@ -386,10 +399,22 @@ export class Ballast {
       });
     });
     this.#active.set(runId, { exec, handle });
-    void outcome.finally(() => this.#active.delete(runId));
+    const renew = setInterval(() => {
+      this.journal.renewRun(runId, this.#owner.id).catch(() => {}); // a busy database is asked again next time
+    }, CLAIM_RENEW_MS);
+    renew.unref();
+    void outcome.finally(async () => {
+      clearInterval(renew);
+      this.#active.delete(runId);
+      await this.journal.releaseRun(runId, this.#owner.id).catch(() => {}); // a closed journal has nothing to release
+    });
     return handle;
   }
 }
+
+/** A claim from another host is taken over once it has not been renewed for this long. */
+const CLAIM_STALE_MS = 10_000;
+const CLAIM_RENEW_MS = 2_000;
 
 const EMPTY_STARTED: RunStartedData = { workflow: "", version: "", seed: "", inputHash: "" };
 

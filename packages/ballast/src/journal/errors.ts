@@ -119,3 +119,15 @@ export class InvalidEventError extends BallastError {
     this.name = "InvalidEventError";
   }
 }
+
+/** Another live process is executing the run. */
+export class RunBusyError extends BallastError {
+  constructor(runId: string, owner: { pid: number; host: string }, seenMsAgo: number) {
+    super({
+      code: "run_busy",
+      message: `Run "${runId}" is being executed by process ${owner.pid} on ${owner.host} (seen ${Math.round(seenMsAgo)} ms ago). Wait for it to end, or stop that process, then resume the run.`,
+      details: { runId, pid: owner.pid, host: owner.host },
+    });
+    this.name = "RunBusyError";
+  }
+}

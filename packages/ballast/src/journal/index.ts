@@ -14,11 +14,13 @@ export {
   JournalClosedError,
   JournalConflictError,
   JournalWriteError,
+  RunBusyError,
   RunExistsError,
   RunNotFoundError,
   SchemaTooNewError,
 } from "./errors.ts";
 export type { Migration } from "./migrations.ts";
+export { ownerAlive } from "./owner.ts";
 export type { JournalStats, SqliteJournal, SqliteJournalOptions } from "./sqlite-journal.ts";
 export { openSqliteJournal } from "./sqlite-journal.ts";
 export * from "./types.ts";

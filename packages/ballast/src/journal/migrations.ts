@@ -50,6 +50,14 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: "run leases",
+    sql: `
+      ALTER TABLE runs ADD COLUMN owner TEXT;
+      ALTER TABLE runs ADD COLUMN owner_seen_at INTEGER;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

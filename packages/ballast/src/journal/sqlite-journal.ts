@@ -11,10 +11,12 @@ import {
   JournalClosedError,
   JournalConflictError,
   JournalWriteError,
+  RunBusyError,
   RunExistsError,
   RunNotFoundError,
 } from "./errors.ts";
 import { assertSchemaKnown, migrate } from "./migrations.ts";
+import { ownerAlive } from "./owner.ts";
 import { type EventRow, eventFromRow, parseStoredData, type RunRow, runFromRow } from "./sqlite-rows.ts";
 import {
   type AppendOptions,
@@ -25,6 +27,7 @@ import {
   type ListRunsQuery,
   type NewEvent,
   type NewRun,
+  type RunOwner,
   type RunPatch,
   type RunRecord,
   TERMINAL_STATUSES,
@@ -108,6 +111,10 @@ class SqliteJournalStore implements SqliteJournal {
   readonly #advanceHead: StatementSync;
   readonly #patchRun: StatementSync;
   readonly #selectHead: StatementSync;
+  readonly #selectOwner: StatementSync;
+  readonly #setOwner: StatementSync;
+  readonly #renewOwner: StatementSync;
+  readonly #releaseOwner: StatementSync;
   readonly #insertRun: StatementSync;
   readonly #selectRun: StatementSync;
   readonly #selectEvents: StatementSync;
@@ -162,6 +169,14 @@ class SqliteJournalStore implements SqliteJournal {
        WHERE id = $id`,
     );
     this.#selectHead = db.prepare("SELECT event_count, head_hash FROM runs WHERE id = ?");
+    this.#selectOwner = db.prepare("SELECT owner, owner_seen_at FROM runs WHERE id = ?");
+    this.#setOwner = db.prepare("UPDATE runs SET owner = ?, owner_seen_at = ? WHERE id = ?");
+    this.#renewOwner = db.prepare(
+      "UPDATE runs SET owner_seen_at = ? WHERE id = ? AND json_extract(owner, '$.id') = ?",
+    );
+    this.#releaseOwner = db.prepare(
+      "UPDATE runs SET owner = NULL, owner_seen_at = NULL WHERE id = ? AND json_extract(owner, '$.id') = ?",
+    );
     this.#insertRun = db.prepare(
       `INSERT INTO runs (${RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, NULL, ?, ?, 0, ?)`,
     );
@@ -272,6 +287,41 @@ class SqliteJournalStore implements SqliteJournal {
       this.#listStatements.set(sql, statement);
     }
     return (statement.all(...params) as unknown as RunRow[]).map(runFromRow);
+  }
+
+  async claimRun(runId: string, owner: RunOwner, staleMs: number): Promise<void> {
+    this.#assertOpen("claim a run");
+    this.#flush();
+    const now = Date.now();
+    this.#begin.run();
+    try {
+      const row = this.#selectOwner.get(runId) as
+        | { owner: string | null; owner_seen_at: number | null }
+        | undefined;
+      if (row === undefined) throw new RunNotFoundError(runId);
+      const current = row.owner === null ? undefined : (JSON.parse(row.owner) as RunOwner);
+      if (current !== undefined && current.id !== owner.id) {
+        const seenMsAgo = now - (row.owner_seen_at ?? 0);
+        if (ownerAlive(current, seenMsAgo, staleMs)) throw new RunBusyError(runId, current, seenMsAgo);
+      }
+      this.#setOwner.run(JSON.stringify(owner), now, runId);
+      this.#commit.run();
+    } catch (error) {
+      this.#rollback.run();
+      throw error;
+    }
+  }
+
+  async renewRun(runId: string, ownerId: string): Promise<void> {
+    this.#assertOpen("renew a run claim");
+    this.#flush();
+    this.#renewOwner.run(Date.now(), runId, ownerId);
+  }
+
+  async releaseRun(runId: string, ownerId: string): Promise<void> {
+    this.#assertOpen("release a run claim");
+    this.#flush();
+    this.#releaseOwner.run(runId, ownerId);
   }
 
   async updateRun(runId: string, patch: RunPatch): Promise<void> {

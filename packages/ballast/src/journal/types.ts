@@ -126,6 +126,14 @@ export interface BlobStore {
   has(sha256: string): Promise<boolean>;
 }
 
+/** The process executing a run: only one at a time may append to it. */
+export interface RunOwner {
+  /** Unique per engine instance. */
+  id: string;
+  pid: number;
+  host: string;
+}
+
 export interface JournalStore {
   readonly backend: "sqlite" | "postgres";
   readonly durability: Durability;
@@ -144,6 +152,16 @@ export interface JournalStore {
    */
   append(runId: string, event: NewEvent, options?: AppendOptions): Promise<JournalEvent>;
   readEvents(runId: string, range?: { fromSeq?: number; toSeq?: number }): Promise<JournalEvent[]>;
+
+  /**
+   * Claims the right to execute a run. Throws `run_busy` while another owner is alive: on
+   * this host its process still exists, elsewhere it renewed the claim within `staleMs`.
+   */
+  claimRun(runId: string, owner: RunOwner, staleMs: number): Promise<void>;
+  /** Keeps a claim fresh; a no-op unless `ownerId` holds it. */
+  renewRun(runId: string, ownerId: string): Promise<void>;
+  /** Gives a claim up; a no-op unless `ownerId` holds it. */
+  releaseRun(runId: string, ownerId: string): Promise<void>;
 
   /** Checks every event's hash and chain link (one run, or all runs). */
   verify(runId?: string): Promise<VerifyReport>;
