@@ -146,6 +146,12 @@ describe("runs", () => {
     expect(cancelled.json()).toMatchObject({ id, status: "cancelled" });
     const again = await server.app.inject({ method: "POST", url: `/v1/runs/${id}/cancel` });
     expect(again.statusCode).toBe(409);
+    // Both attempts are in the audit log as run actions, like resume, replay and fork.
+    const actions = fx.audit.list({ kind: "run.action" }).map((r) => [r.action, r.data?.["outcome"]]);
+    expect(actions).toEqual([
+      ["runs.cancel", "ok"],
+      ["runs.cancel", "error"],
+    ]);
     expect(again.json()).toMatchObject({ error: { code: "failed_precondition" } });
   });
 

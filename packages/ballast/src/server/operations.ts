@@ -5,9 +5,11 @@ import type { SearchResponse } from "../context/types.ts";
 import type { Ballast } from "../flow/engine.ts";
 import { metricsRegistry } from "../flow/observe.ts";
 import type { AuditRecord } from "../guard/audit-log.ts";
+import type { AuditSink } from "../guard/audit-types.ts";
 import type { JournalEvent, JournalStore, ListRunsQuery, RunRecord } from "../journal/types.ts";
 import { budgetHistoryOf, budgetOf } from "./budget-view.ts";
 import { ServerError } from "./errors.ts";
+import { auditedRunAction } from "./run-action-audit.ts";
 import { DEFAULT_TENANT, type Principal } from "./tokens.ts";
 import { watchEvents } from "./watch-events.ts";
 
@@ -40,6 +42,8 @@ export interface ServiceDeps {
   engine: Ballast;
   context?: ContextSearcher | undefined;
   audit?: AuditReader | undefined;
+  /** Where run actions (cancel) are recorded; usually the same audit log. */
+  auditSink?: AuditSink | undefined;
   version: string;
   /** How often live streams look for new events (ms). */
   pollMs: number;
@@ -284,9 +288,11 @@ export function createOperations() {
       input: z.strictObject({ runId, reason: z.string().max(1000).optional() }),
       path: (input) => `runs/${input.runId}`,
       owner: runOwner,
-      run: async (input, _ctx, deps) => {
-        await requireRun(deps, input.runId);
-        return deps.engine.cancel(input.runId, input.reason);
+      run: async (input, ctx, deps) => {
+        const run = await requireRun(deps, input.runId);
+        return auditedRunAction(deps.auditSink, ctx, "runs.cancel", run, () =>
+          deps.engine.cancel(input.runId, input.reason),
+        );
       },
     }),
 

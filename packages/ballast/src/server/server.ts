@@ -208,6 +208,7 @@ export function createDispatcher(
     engine,
     context: options.context,
     audit: options.audit,
+    auditSink: options.audit,
     version: packageVersion(),
     pollMs: settings.pollMs,
   };

@@ -15,7 +15,6 @@ function fakeStream(isTTY: boolean): ProgressStream & { output: string } {
   return stream;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: strips terminal escape sequences
 const plain = (s: string) => s.replace(/\x1B(?:\[[0-9;?]*[A-Za-z]|[78])/g, "");
 
 describe("createProgress", () => {

@@ -1,14 +1,15 @@
 import { z } from "zod";
 import type { AuditSink } from "../../guard/audit-types.ts";
 import type { RunRecord } from "../../journal/types.ts";
-import { classify, ServerError } from "../errors.ts";
-import type { CallContext, ServiceDeps } from "../operations.ts";
+import { ServerError } from "../errors.ts";
+import type { ServiceDeps } from "../operations.ts";
+import { auditedRunAction } from "../run-action-audit.ts";
 import { DEFAULT_TENANT } from "../tokens.ts";
 import { viewOperation } from "./view-operation.ts";
 
 /**
  * Run actions the API lacked: resume, replay and fork (cancel is the API's own
- * `POST /v1/runs/:id/cancel`). Each is an RBAC action of its own (`runs.resume`,
+ * `POST /v1/runs/:id/cancel`, audited the same way). Each is an RBAC action of its own (`runs.resume`,
  * `runs.replay`, `runs.fork`) on `<tenant>:runs/<id>`, and each admitted call is written to
  * the audit log as `run.action` with who asked, the outcome and, for a fork, the new run.
  * Nothing here deletes: a fork is a new run, a replay writes nothing.
@@ -29,36 +30,6 @@ async function ownerOf(input: { runId: string }, deps: ServiceDeps): Promise<str
   return run === undefined ? undefined : (run.tenant ?? DEFAULT_TENANT);
 }
 
-/** Runs `work` and records the action and its outcome in the audit log. */
-async function audited<T>(
-  audit: AuditSink | undefined,
-  ctx: CallContext,
-  action: string,
-  run: RunRecord,
-  work: () => Promise<T>,
-  details: (value: T) => Record<string, string | number | boolean> = () => ({}),
-): Promise<T> {
-  const tenant = run.tenant ?? DEFAULT_TENANT;
-  const record = (outcome: string, data: Record<string, string | number | boolean>) =>
-    audit?.append({
-      kind: "run.action",
-      subject: ctx.principal.id,
-      action,
-      resource: `${tenant}:runs/${run.id}`,
-      tenant,
-      traceId: ctx.traceId,
-      data: { runId: run.id, outcome, transport: ctx.transport, ...data },
-    });
-  try {
-    const value = await work();
-    record("ok", details(value));
-    return value;
-  } catch (error) {
-    record("error", { code: classify(error).code });
-    throw error;
-  }
-}
-
 export function runActions(audit: AuditSink | undefined) {
   return {
     "runs.resume": viewOperation({
@@ -68,7 +39,7 @@ export function runActions(audit: AuditSink | undefined) {
       owner: ownerOf,
       run: async (input, ctx, deps) => {
         const run = await requireRun(deps, input.runId);
-        await audited(audit, ctx, "runs.resume", run, () => deps.engine.resume(input.runId));
+        await auditedRunAction(audit, ctx, "runs.resume", run, () => deps.engine.resume(input.runId));
         return requireRun(deps, input.runId);
       },
     }),
@@ -80,7 +51,7 @@ export function runActions(audit: AuditSink | undefined) {
       owner: ownerOf,
       run: async (input, ctx, deps) => {
         const run = await requireRun(deps, input.runId);
-        return audited(
+        return auditedRunAction(
           audit,
           ctx,
           "runs.replay",
@@ -103,7 +74,7 @@ export function runActions(audit: AuditSink | undefined) {
       owner: ownerOf,
       run: async (input, ctx, deps) => {
         const run = await requireRun(deps, input.runId);
-        const handle = await audited(
+        const handle = await auditedRunAction(
           audit,
           ctx,
           "runs.fork",
