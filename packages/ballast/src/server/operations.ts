@@ -80,8 +80,9 @@ function op<I, O>(definition: Operation<I, O>): Operation<I, O> {
   return definition;
 }
 
-const runId = z.string().min(1).max(256);
-const runStatus = z.enum([
+/** Shared input schemas, so every route validates run ids and statuses alike. */
+export const runId = z.string().min(1).max(256);
+export const runStatus = z.enum([
   "queued",
   "running",
   "completed",
@@ -98,7 +99,7 @@ function tenantOfRun(run: RunRecord | undefined): string | undefined {
   return run === undefined ? undefined : (run.tenant ?? DEFAULT_TENANT);
 }
 
-async function requireRun(deps: ServiceDeps, id: string): Promise<RunRecord> {
+export async function requireRun(deps: ServiceDeps, id: string): Promise<RunRecord> {
   const run = await deps.journal.getRun(id);
   if (run === undefined) {
     throw new ServerError("not_found", `No run "${id}" on this server; list runs with GET /v1/runs.`);
@@ -106,7 +107,11 @@ async function requireRun(deps: ServiceDeps, id: string): Promise<RunRecord> {
   return run;
 }
 
-function runOwner<I extends { runId: string }>(input: I, deps: ServiceDeps): Promise<string | undefined> {
+/** The tenant owning the run named in an input: what RBAC checks run actions against. */
+export function runOwner<I extends { runId: string }>(
+  input: I,
+  deps: ServiceDeps,
+): Promise<string | undefined> {
   return deps.journal.getRun(input.runId).then(tenantOfRun);
 }
 

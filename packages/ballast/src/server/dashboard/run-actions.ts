@@ -1,10 +1,7 @@
 import { z } from "zod";
 import type { AuditSink } from "../../guard/audit-types.ts";
-import type { RunRecord } from "../../journal/types.ts";
-import { ServerError } from "../errors.ts";
-import type { ServiceDeps } from "../operations.ts";
+import { requireRun, runId, runOwner } from "../operations.ts";
 import { auditedRunAction } from "../run-action-audit.ts";
-import { DEFAULT_TENANT } from "../tokens.ts";
 import { viewOperation } from "./view-operation.ts";
 
 /**
@@ -15,28 +12,13 @@ import { viewOperation } from "./view-operation.ts";
  * Nothing here deletes: a fork is a new run, a replay writes nothing.
  */
 
-const runId = z.string().min(1).max(256);
-
-async function requireRun(deps: ServiceDeps, id: string): Promise<RunRecord> {
-  const run = await deps.journal.getRun(id);
-  if (run === undefined) {
-    throw new ServerError("not_found", `No run "${id}" on this server; list runs with GET /v1/runs.`);
-  }
-  return run;
-}
-
-async function ownerOf(input: { runId: string }, deps: ServiceDeps): Promise<string | undefined> {
-  const run = await deps.journal.getRun(input.runId);
-  return run === undefined ? undefined : (run.tenant ?? DEFAULT_TENANT);
-}
-
 export function runActions(audit: AuditSink | undefined) {
   return {
     "runs.resume": viewOperation({
       action: "runs.resume",
       input: z.strictObject({ runId }),
       path: (input) => `runs/${input.runId}`,
-      owner: ownerOf,
+      owner: runOwner,
       run: async (input, ctx, deps) => {
         const run = await requireRun(deps, input.runId);
         await auditedRunAction(audit, ctx, "runs.resume", run, () => deps.engine.resume(input.runId));
@@ -48,7 +30,7 @@ export function runActions(audit: AuditSink | undefined) {
       action: "runs.replay",
       input: z.strictObject({ runId }),
       path: (input) => `runs/${input.runId}`,
-      owner: ownerOf,
+      owner: runOwner,
       run: async (input, ctx, deps) => {
         const run = await requireRun(deps, input.runId);
         return auditedRunAction(
@@ -71,7 +53,7 @@ export function runActions(audit: AuditSink | undefined) {
         newRunId: runId.optional(),
       }),
       path: (input) => `runs/${input.runId}`,
-      owner: ownerOf,
+      owner: runOwner,
       run: async (input, ctx, deps) => {
         const run = await requireRun(deps, input.runId);
         const handle = await auditedRunAction(

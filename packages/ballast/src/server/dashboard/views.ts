@@ -4,8 +4,7 @@ import { redactValue } from "../../guard/redact.ts";
 import type { JournalEvent, RunRecord } from "../../journal/types.ts";
 import { budgetOf } from "../budget-view.ts";
 import { ServerError } from "../errors.ts";
-import type { ServiceDeps } from "../operations.ts";
-import { DEFAULT_TENANT } from "../tokens.ts";
+import { requireRun, runId, runOwner, runStatus, type ServiceDeps } from "../operations.ts";
 import { type CallCost, callCostsOf, costReport } from "./costs.ts";
 import { eventDetail } from "./event-detail.ts";
 import { scanRuns } from "./run-scan.ts";
@@ -20,16 +19,6 @@ import { viewOperation } from "./view-operation.ts";
  * log) and nothing else; tenants see only their own runs, as in the rest of the API.
  */
 
-const runId = z.string().min(1).max(256);
-const runStatus = z.enum([
-  "queued",
-  "running",
-  "completed",
-  "failed",
-  "cancelled",
-  "budget_exceeded",
-  "timed_out",
-]);
 const isoTime = z
   .string()
   .min(1)
@@ -48,20 +37,6 @@ interface Verifier {
 
 function hasMethod<T>(value: unknown, name: string): value is T {
   return typeof (value as Record<string, unknown> | undefined)?.[name] === "function";
-}
-
-async function requireRun(deps: ServiceDeps, id: string): Promise<RunRecord> {
-  const run = await deps.journal.getRun(id);
-  if (run === undefined) {
-    throw new ServerError("not_found", `No run "${id}" on this server; list runs with GET /v1/runs.`);
-  }
-  return run;
-}
-
-function runOwner(input: { runId: string }, deps: ServiceDeps): Promise<string | undefined> {
-  return deps.journal
-    .getRun(input.runId)
-    .then((run) => (run === undefined ? undefined : (run.tenant ?? DEFAULT_TENANT)));
 }
 
 /** Case-insensitive text search over what the runs list shows. */
