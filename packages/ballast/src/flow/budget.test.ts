@@ -1,7 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openTempJournal, type TempJournal } from "../../test/temp-journal.ts";
 import { openSqliteJournal, type SqliteJournal } from "../journal/sqlite-journal.ts";
 import { RunBudget } from "./budget.ts";
 import { type Ballast, createBallast } from "./engine.ts";
@@ -9,23 +8,19 @@ import { createLogger } from "./observe.ts";
 import { currentScope } from "./scope.ts";
 import { defineWorkflow } from "./workflow.ts";
 
-let dir: string;
+let temp: TempJournal;
 let journal: SqliteJournal;
 let ballast: Ballast;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "ballast-budget-"));
-  journal = await openSqliteJournal({
-    path: join(dir, "b.db"),
-    blobDir: join(dir, "blobs"),
-    durability: "normal",
-  });
+  temp = await openTempJournal("budget");
+  journal = temp.journal;
   ballast = createBallast({ journal, logger: createLogger({ level: "silent" }) });
 });
 
 afterEach(async () => {
-  await journal.close();
-  rmSync(dir, { recursive: true, force: true });
+  await journal.close(); // a test may have reopened it
+  await temp.close();
 });
 
 const events = async (runId: string, type: string) =>
@@ -169,8 +164,8 @@ describe("budgets", () => {
     while ((await events(run.runId, "step.started")).length < 2) await new Promise((r) => setTimeout(r, 5));
     await journal.close();
     journal = await openSqliteJournal({
-      path: join(dir, "b.db"),
-      blobDir: join(dir, "blobs"),
+      path: join(temp.dir, "b.db"),
+      blobDir: join(temp.dir, "blobs"),
       durability: "normal",
     });
     const second = defineWorkflow({

@@ -1,32 +1,23 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openTempJournal, type TempJournal } from "../../test/temp-journal.ts";
 import { BallastError } from "../errors.ts";
-import { openSqliteJournal, type SqliteJournal } from "../journal/sqlite-journal.ts";
+import type { SqliteJournal } from "../journal/sqlite-journal.ts";
 import { type Ballast, createBallast } from "./engine.ts";
 import { createLogger } from "./observe.ts";
 import { INLINE_LIMIT_BYTES } from "./value-codec.ts";
 import { defineWorkflow } from "./workflow.ts";
 
-let dir: string;
+let temp: TempJournal;
 let journal: SqliteJournal;
 let ballast: Ballast;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "ballast-flow-"));
-  journal = await openSqliteJournal({
-    path: join(dir, "b.db"),
-    blobDir: join(dir, "blobs"),
-    durability: "normal",
-  });
+  temp = await openTempJournal("flow");
+  journal = temp.journal;
   ballast = createBallast({ journal, logger: createLogger({ level: "silent" }) });
 });
 
-afterEach(async () => {
-  await journal.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => temp.close());
 
 const types = async (runId: string) => (await journal.readEvents(runId)).map((e) => e.type);
 const stepIds = async (runId: string, type = "step.completed") =>

@@ -1,30 +1,21 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openSqliteJournal, type SqliteJournal } from "../journal/sqlite-journal.ts";
+import { openTempJournal, type TempJournal } from "../../test/temp-journal.ts";
+import type { SqliteJournal } from "../journal/sqlite-journal.ts";
 import { type Ballast, createBallast } from "./engine.ts";
 import { createLogger } from "./observe.ts";
 import { defineWorkflow } from "./workflow.ts";
 
-let dir: string;
+let temp: TempJournal;
 let journal: SqliteJournal;
 let ballast: Ballast;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "ballast-fork-"));
-  journal = await openSqliteJournal({
-    path: join(dir, "b.db"),
-    blobDir: join(dir, "blobs"),
-    durability: "normal",
-  });
+  temp = await openTempJournal("fork");
+  journal = temp.journal;
   ballast = createBallast({ journal, logger: createLogger({ level: "silent" }) });
 });
 
-afterEach(async () => {
-  await journal.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => temp.close());
 
 const calls: string[] = [];
 const pipeline = (version: string, suffix: string) =>
